@@ -1,0 +1,3 @@
+module github.com/queue-engine/queue
+
+go 1.22
