@@ -1,0 +1,52 @@
+/*
+  queue_conn.h: per-connection state shared by the storage engine handler
+  (ha_queue.cc) and the SQL functions (udf/queue_udf.cc), both in ha_queue.so.
+
+  A Queue_conn is created lazily by the first handler call or SQL function
+  that needs it, stored with thd_set_ha_data(thd, queue_hton, conn), and
+  freed in the handlerton's close_connection, which first frees the Go
+  session (qc_session_free returns an owned row to the queue).
+
+  Waiting (queue_wait): the SQL function calls qc_wait_begin with
+  token = (uint64_t)(uintptr_t) conn. When it returns QC_PENDING the
+  function waits on conn->cond under conn->mutex (thd_enter_cond, so KILL and
+  shutdown wake it) until conn->notified is set, the deadline passes or the
+  query is killed, then calls qc_wait_end. The Go library calls
+  queue_notify(token) from a Go thread: it locks conn->mutex, sets notified,
+  signals conn->cond. No qc_* function is ever called with conn->mutex held
+  (lock order: Go's locks, then conn->mutex).
+*/
+#ifndef QUEUE_CONN_H
+#define QUEUE_CONN_H
+
+#include "queue_core.h"
+
+class THD;
+struct handlerton;
+
+struct Queue_conn
+{
+  uint64_t session;      /* qc session handle, 0 until created */
+  mysql_mutex_t mutex;   /* guards notified */
+  mysql_cond_t cond;     /* signalled by queue_notify and by kill_query */
+  bool notified;
+};
+
+extern handlerton *queue_hton;
+
+/* True between the engine's init and deinit. The SQL functions may outlive
+   UNINSTALL SONAME (their own dlopen handle keeps the code mapped), so they
+   check this before touching any engine state. */
+bool queue_engine_ready();
+
+/* The connection's state; with create=true it is created (and the Go session
+   with it) if missing. NULL on out-of-memory or when create=false and none
+   exists. Must not be called with any Queue_conn mutex held. */
+Queue_conn *queue_conn_get(THD *thd, bool create);
+
+/* The path the handler and the Go library use for table db.name:
+   "./db/name" with the server's filename encoding (build_table_filename).
+   Returns the length, 0 if it does not fit. */
+size_t queue_table_path(char *buf, size_t len, const char *db, const char *name);
+
+#endif
