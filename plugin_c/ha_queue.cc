@@ -17,9 +17,10 @@
 handlerton *queue_hton= nullptr;
 static int engine_ready= 0;     /* atomic: 1 between init and deinit */
 
-/* The bulk buffer of one INSERT statement is capped: beyond it the
-   statement fails with a clear error instead of exhausting memory. */
-static const size_t max_statement_bytes= 1ULL << 30;
+/* The rows of one INSERT statement are buffered (statement atomicity) and
+   capped: beyond the cap the statement fails with a clear error instead of
+   exhausting memory. Sysvar queue_max_statement_size. */
+static ulonglong max_statement_bytes= 1ULL << 30;
 
 bool queue_engine_ready()
 {
@@ -269,8 +270,11 @@ int ha_queue::write_row(const uchar *buf)
   {
     packbuf.clear();
     lens.clear();
-    my_error(ER_GET_ERRMSG, MYF(0), QC_ETOOBIG,
-             "queue: the statement's rows exceed the 1 GiB limit", "QUEUE");
+    char msg[128];
+    my_snprintf(msg, sizeof(msg),
+                "queue: the statement's rows exceed queue_max_statement_size (%llu bytes)",
+                max_statement_bytes);
+    my_error(ER_GET_ERRMSG, MYF(0), QC_ETOOBIG, msg, "QUEUE");
     return HA_ERR_TO_BIG_ROW;
   }
   if (bulk_insert)
@@ -605,6 +609,17 @@ static int queue_deinit(void *)   /* called with NULL, not the handlerton */
   return 0;
 }
 
+static MYSQL_SYSVAR_ULONGLONG(max_statement_size, max_statement_bytes,
+  PLUGIN_VAR_RQCMDARG,
+  "Largest total size in bytes of the rows one INSERT statement may write "
+  "into a queue table; larger statements fail and write nothing",
+  nullptr, nullptr, 1ULL << 30, 1024, 1ULL << 30, 0);
+
+static struct st_mysql_sys_var *queue_sysvars[]= {
+  MYSQL_SYSVAR(max_statement_size),
+  nullptr
+};
+
 static struct st_mysql_storage_engine queue_storage_engine=
 { MYSQL_HANDLERTON_INTERFACE_VERSION };
 
@@ -620,7 +635,7 @@ maria_declare_plugin(queue)
   queue_deinit,
   0x0100,                 /* >= 0.8: Q4M client libraries check it */
   nullptr,
-  nullptr,
+  queue_sysvars,
   "1.0",
   MariaDB_PLUGIN_MATURITY_GAMMA
 }
