@@ -54,5 +54,5 @@ left=$(sql -e "SELECT COUNT(*) FROM demo_jobs")
 echo "demo: $jobs jobs produced and consumed; rows left in test.demo_jobs: $left"
 if [ "$have_udf" = 2 ]; then
   echo "demo: statistics of the queue (queue_stats):"
-  sql -e "SELECT queue_stats('test.demo_jobs')" | sed 's/\\n/\n/g; s/^/  /'
+  sql -e "SELECT queue_stats('test.demo_jobs')" | sed 's/\\n$//; s/\\n/\n  /g; s/^/  /'
 fi
