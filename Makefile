@@ -19,7 +19,7 @@ setup:
 
 build: setup
 	@cmake -S . -B $(CMAKE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	@cmake --build $(CMAKE_DIR) -j2
+	@cmake --build $(CMAKE_DIR) -j2 -- --no-print-directory
 
 test: build
 	@scripts/test.sh

@@ -303,7 +303,16 @@ void ha_queue::start_bulk_insert(ha_rows, uint)
 int ha_queue::end_bulk_insert()
 {
   bulk_insert= false;
-  int rc= flush_inserts();
+  /* A statement that failed (a bad value in strict mode, a killed
+     INSERT ... SELECT) writes none of its rows: statements are atomic. */
+  int rc= 0;
+  if (ha_thd()->is_error())
+  {
+    packbuf.clear();
+    lens.clear();
+  }
+  else
+    rc= flush_inserts();
   if (packbuf.capacity() > (1U << 20))
     std::vector<uchar>().swap(packbuf);
   return rc;
