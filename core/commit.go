@@ -212,6 +212,7 @@ func (t *Table) commitBatch(batch []*request) (appended bool) {
 			return fail(err)
 		}
 		seg = fresh
+		fresh.maxID = startID - 1
 		end, commits = 0, 0
 	}
 

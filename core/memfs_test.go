@@ -24,9 +24,9 @@ type memFS struct {
 	rnd     *rand.Rand
 
 	// fault injection, guarded by mu
-	capacity  int64                    // 0: unlimited; bytes of all files
-	failSync  func(name string) error  // nil: syncs succeed
-	failWrite func(name string) error  // nil: writes succeed
+	capacity  int64                   // 0: unlimited; bytes of all files
+	failSync  func(name string) error // nil: syncs succeed
+	failWrite func(name string) error // nil: writes succeed
 	syncs     int
 }
 

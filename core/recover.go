@@ -123,6 +123,7 @@ func (t *Table) recover() error {
 			return fileError(ErrIO, name, 0, err)
 		}
 		s := newSegment(seqs[i], hdrs[i].base, hdrs[i].kind, f)
+		s.maxID = lastRowID
 		var prev *segment
 		if len(t.segs) > 0 {
 			prev = t.segs[len(t.segs)-1]

@@ -30,6 +30,9 @@ type segment struct {
 	allocated int64
 
 	// guarded by Table.mu
+	// maxID is the highest row id in this segment or any before it, so
+	// that maxID never decreases along t.segs (binary search by id).
+	maxID     uint64
 	end       int64    // logical end: bytes up to the last commit frame
 	commits   uint64   // commit frames in this file
 	firstID   uint64   // id of row 0 when ids == nil
@@ -84,6 +87,7 @@ func (s *segment) addRow(id uint64, off int64, n int, live bool) {
 	if s.ids != nil {
 		s.ids = append(s.ids, id)
 	}
+	s.maxID = max(s.maxID, id)
 	s.offs = append(s.offs, uint32(off))
 	s.lens = append(s.lens, uint32(n))
 	if i/64 >= len(s.live) {

@@ -226,6 +226,8 @@ func (t *Table) shutdown(checkpoint bool) error {
 	// committer drain requests already queued.
 	close(t.bgStop)
 	<-t.bgDone
+	t.compactMu.Lock() // wait for a Compact call in progress
+	t.compactMu.Unlock()
 	t.cmu.Lock()
 	t.stopping = true
 	t.ccond.Broadcast()
@@ -341,12 +343,11 @@ func (t *Table) locateLocked(id uint64) (*segment, int, bool) {
 	return s, i, ok
 }
 
-// segForLocked returns the index of the first segment whose last row id is
+// segForLocked returns the index of the first segment whose maxID is
 // >= id (the only segment that can hold id, or the start of a forward walk).
 func (t *Table) segForLocked(id uint64) int {
 	return sort.Search(len(t.segs), func(k int) bool {
-		s := t.segs[k]
-		return s.nrows() > 0 && s.lastID() >= id
+		return t.segs[k].maxID >= id
 	})
 }
 
