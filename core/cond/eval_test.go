@@ -265,6 +265,8 @@ var logicCases = []evalCase{
 	{"n and 1", row{}, "0"},
 	{"n and u64", row{}, "NULL"},
 	{"n and n", row{n: i32(3)}, "1"},
+	{"not (n = 1 and 1)", row{}, "1"}, // SQL would give NULL
+	{"(n = 1 and 1) xor 1", row{}, "1"},
 	{"1 xor 0", r0, "1"},
 	{"1 xor 1", r0, "0"},
 	{"0 xor 0", r0, "0"},
