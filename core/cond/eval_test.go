@@ -446,3 +446,29 @@ func TestExprString(t *testing.T) {
 		t.Errorf("String() = %q", e.String())
 	}
 }
+
+// An Expr holds no mutable state: many goroutines may evaluate it at once
+// (run with -race).
+func TestConcurrentEval(t *testing.T) {
+	e, err := Compile("a > 5 and kind = 3 or u64 is null", testCols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := [][]byte{testRow(row{a: 6, kind: 3, u64: u64(1)}), testRow(row{a: 1, kind: 3, u64: u64(1)}), testRow(row{})}
+	want := []bool{true, false, true}
+	done := make(chan bool)
+	for g := 0; g < 4; g++ {
+		go func() {
+			ok := true
+			for i := 0; i < 1000; i++ {
+				ok = ok && e.Match(rows[i%3]) == want[i%3]
+			}
+			done <- ok
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if !<-done {
+			t.Error("concurrent Match gave a wrong result")
+		}
+	}
+}
