@@ -1,3 +1,13 @@
 module github.com/queue-engine/queue
 
-go 1.22
+go 1.24.0
+
+require (
+	github.com/go-sql-driver/mysql v1.10.1
+	github.com/stretchr/testify v1.12.1
+)
+
+require (
+	filippo.io/edwards25519 v1.2.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+)
