@@ -536,3 +536,31 @@ func (f *memFile) Allocate(off, n int64) error {
 }
 
 func (f *memFile) Close() error { return nil }
+
+// snapshot returns the current contents of every file (a copy).
+func (m *memFS) snapshot() map[string][]byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string][]byte{}
+	for p, n := range m.cur {
+		if !n.dir {
+			out[p] = append([]byte(nil), n.data...)
+		}
+	}
+	return out
+}
+
+// memFSFrom builds a file system holding files (all durable).
+func memFSFrom(files map[string][]byte) *memFS {
+	m := newMemFS(1)
+	for p := range files {
+		m.MkdirAll(filepath.Dir(p))
+	}
+	for p, d := range files {
+		f, _ := m.Create(p)
+		_, _ = f.WriteAt(d, 0)
+		_ = f.Sync()
+		_ = m.SyncDir(filepath.Dir(p))
+	}
+	return m
+}
