@@ -99,6 +99,12 @@ static bool resolve_spec(THD *thd, const char *fn, const char *text, size_t len,
       return false;
     }
     out->cond= s.substr(colon + 1);
+    /* "tbl:" is a mistake, not "every row" (Q4M rejects it too). */
+    if (out->cond.find_first_not_of(" \t\r\n") == std::string::npos)
+    {
+      warn(thd, "%s: empty condition after ':' in '%s'", fn, s.c_str());
+      return false;
+    }
   }
   size_t dot= name.find('.');
   if (dot != std::string::npos)
@@ -186,8 +192,12 @@ static Queue_conn *conn_for(THD *thd)
 
 static const char *qc_text(int rc, const qc_err &e)
 {
+  /* The library prefixes its messages with "queue: "; ours name the
+     function already. */
+  static const char prefix[]= "queue: ";
   if (e.msg[0])
-    return e.msg;
+    return strncmp(e.msg, prefix, sizeof(prefix) - 1) == 0 ?
+           e.msg + sizeof(prefix) - 1 : e.msg;
   switch (rc) {
   case QC_ENOENT:  return "not a queue table";
   case QC_EINVAL:  return "invalid argument";
@@ -233,9 +243,9 @@ my_bool queue_wait_init(UDF_INIT *initid, UDF_ARGS *args, char *msg)
   */
   if (statement_reads_tables(current_thd))
   {
+    /* The server shows at most 80 characters of this message. */
     snprintf(msg, MYSQL_ERRMSG_SIZE,
-             "queue_wait() cannot be used in a statement that reads tables; "
-             "call SELECT queue_wait(...) first, then SELECT * FROM the table");
+             "queue_wait() cannot be used in a statement that reads tables");
     return 1;
   }
   unsigned nspecs= args->arg_count == 1 ? 1 : args->arg_count - 1;
@@ -444,6 +454,10 @@ long long queue_end(UDF_INIT *, UDF_ARGS *, char *, char *error)
   qc_err e;
   e.msg[0]= 0;
   int rc= qc_end(conn->session, &e);
+  /* The owned row's table was dropped or truncated meanwhile: there is
+     nothing left to consume, and owner mode is left all the same. */
+  if (rc == QC_ECLOSED || rc == QC_ENOENT)
+    rc= QC_OK;
   if (rc != QC_OK)
   {
     /* Not acknowledged: the row may still be there after a restart. */
