@@ -41,7 +41,9 @@ void queue_conn_free(THD *thd)
   /* Returns an owned row to the queue; afterwards notify is never called
      with this conn as token (qc_session_free cancels a pending wait). */
   qc_session_free(conn->session);
-  thd_set_ha_data(thd, queue_hton, nullptr);
+  /* The server clears the pointer and releases the engine lock after
+     close_connection returns; doing it here could free the handlerton of
+     an uninstalled engine while the server still uses it. */
   mysql_cond_destroy(&conn->cond);
   mysql_mutex_destroy(&conn->mutex);
   delete conn;

@@ -53,7 +53,8 @@ size_t queue_table_path(char *buf, size_t len, const char *db, const char *name)
    address is token. Runs on a Go thread (no THD); only locks conn->mutex. */
 extern "C" void queue_notify(uint64_t token);
 
-/* Frees thd's Queue_conn (handlerton close_connection). */
+/* Frees thd's Queue_conn (handlerton close_connection; the server resets
+   the ha_data pointer afterwards). */
 void queue_conn_free(THD *thd);
 
 /* Wakes thd's pending wait, if any (handlerton kill_query; called with the
