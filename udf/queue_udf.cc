@@ -215,6 +215,29 @@ static bool statement_reads_tables(THD *thd)
   return thd->lex && thd->lex->query_tables != nullptr;
 }
 
+/* True when path names an existing queue table. */
+static bool is_queue_table(const std::string &path)
+{
+  size_t len= 0;
+  return qc_stats_text(path.c_str(), nullptr, 0, &len) != QC_ENOENT;
+}
+
+/* The warning for QC_ENOENT from qc_wait_begin: names the first spec whose
+   table does not exist or is not a queue table. */
+static void warn_missing_table(THD *thd, const std::vector<Queue_spec> &specs,
+                               const qc_err &e)
+{
+  for (const Queue_spec &s : specs)
+    if (!is_queue_table(s.path))
+    {
+      std::string name= s.db + "." + s.table;
+      warn(thd, "queue_wait: table %s does not exist or is not a queue table",
+           name.c_str());
+      return;
+    }
+  warn(thd, "queue_wait: %s", qc_text(QC_ENOENT, e));
+}
+
 extern "C" {
 
 /* ---------------- queue_wait ---------------- */
@@ -382,7 +405,7 @@ long long queue_wait(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
   if (rc != QC_PENDING)
   {
     if (rc == QC_ENOENT)
-      warn(thd, "queue_wait: %s", qc_text(rc, e));
+      warn_missing_table(thd, specs, e);
     else if (rc == QC_EINVAL)
       warn(thd, "queue_wait: bad condition: %s", qc_text(rc, e));
     else
@@ -674,7 +697,8 @@ long long queue_compact(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
   int rc= qc_compact(s.path.c_str(), &e);
   if (rc != QC_OK)
   {
-    warn(thd, "queue_compact: %s: %s", s.table.c_str(), qc_text(rc, e));
+    warn(thd, "queue_compact: %s: %s", s.table.c_str(),
+         rc == QC_ENOENT ? "does not exist or is not a queue table" : qc_text(rc, e));
     *is_null= 1;
     return 0;
   }
@@ -735,7 +759,7 @@ char *queue_stats(UDF_INIT *initid, UDF_ARGS *args, char *result,
       qc_err e;
       e.msg[0]= 0;
       warn(thd, "queue_stats: %s: %s", s.table.c_str(),
-           rc == QC_ENOENT ? "not a queue table" : qc_text(rc, e));
+           rc == QC_ENOENT ? "does not exist or is not a queue table" : qc_text(rc, e));
       *is_null= 1;
       return nullptr;
     }
