@@ -194,7 +194,7 @@ ulonglong ha_queue::table_flags() const
 
 int ha_queue::open(const char *name, int, uint)
 {
-  qc_err e;
+  qc_err e= {{0}};
   if (!(share= get_share()))
     return HA_ERR_OUT_OF_MEM;
   int rc= qc_table_open(name, &tbl, &e);
@@ -241,26 +241,26 @@ int ha_queue::create(const char *name, TABLE *form, HA_CREATE_INFO *)
     }
     cols.push_back(c);
   }
-  qc_err e;
+  qc_err e= {{0}};
   int rc= qc_table_create(name, cols.data(), static_cast<int>(cols.size()), &e);
   return report(rc, e);
 }
 
 int ha_queue::delete_table(const char *name)
 {
-  qc_err e;
+  qc_err e= {{0}};
   return report(qc_table_drop(name, &e), e);
 }
 
 int ha_queue::rename_table(const char *from, const char *to)
 {
-  qc_err e;
+  qc_err e= {{0}};
   return report(qc_table_rename(from, to, &e), e);
 }
 
 int ha_queue::truncate()
 {
-  qc_err e;
+  qc_err e= {{0}};
   return report(qc_table_truncate(tbl, &e), e);
 }
 
@@ -296,7 +296,7 @@ int ha_queue::flush_inserts()
 {
   if (lens.empty())
     return 0;
-  qc_err e;
+  qc_err e= {{0}};
   uint64_t first_id= 0;
   int rc= qc_append(tbl, session(), packbuf.data(), lens.data(),
                     static_cast<int>(lens.size()), &first_id, &e);
@@ -349,7 +349,7 @@ int ha_queue::delete_row(const uchar *)
     delete_ids.push_back(cur_id);
     return 0;
   }
-  qc_err e;
+  qc_err e= {{0}};
   uint64_t removed= 0;
   return report(qc_remove(tbl, &cur_id, 1, &removed, &e), e);
 }
@@ -371,7 +371,7 @@ int ha_queue::flush_deletes()
 {
   if (delete_ids.empty())
     return 0;
-  qc_err e;
+  qc_err e= {{0}};
   uint64_t removed= 0;
   int rc= qc_remove(tbl, delete_ids.data(), static_cast<int>(delete_ids.size()),
                     &removed, &e);
@@ -592,7 +592,7 @@ static void queue_drop_database(handlerton *, char *path)
       {
         char table[FN_REFLEN];
         my_snprintf(table, sizeof(table), "%s%.*s", path, (int) (len - sl), n);
-        qc_err e;
+        qc_err e= {{0}};
         if (qc_table_drop(table, &e) != QC_OK)
           sql_print_warning("QUEUE: DROP DATABASE could not remove %s: %s", table, e.msg);
         if (strcmp(s, ".qcol.tmp") == 0)
