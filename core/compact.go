@@ -2,28 +2,34 @@ package core
 
 import (
 	"errors"
+	"io"
 	"path/filepath"
 )
 
-// Compaction works on a prefix of sealed segments [0..k] (never the active
-// one). Removal records only refer to rows written before them, so every
-// removal logged in the prefix refers to a row in the prefix: dropping the
-// prefix's removed rows together with its removal records cannot bring a
-// row back. Removals logged later (in segments after k) stay valid because
-// row ids do not change.
+// Compaction rewrites a range [a..k] of sealed segments (never the active
+// one) into one compacted segment that replaces them.
 //
-//   - If no row of the prefix is live, its files are deleted oldest first
-//     (a crash leaves a shorter prefix, still consistent), then the
-//     directory is synced.
-//   - Otherwise the live rows are copied into "<seq k>.seg.tmp" with a
-//     header {kind: compacted, base: seq 0, seq: seq k}, synced, renamed
-//     over segment k and the directory synced (the commit point). Recovery
-//     then treats segments [base, seq) as obsolete and deletes them, so a
-//     crash after the rename finishes the compaction and a crash before it
-//     leaves the old files (and a temp file that recovery deletes).
+// Removal records only refer to rows written before them. So a removal
+// logged in [a..k] refers to a row in [a..k] or in a segment before a. The
+// first kind disappear with the rows; the second kind must survive: the
+// compacted segment carries one REMOVE frame listing every removed row
+// still stored in the segments before a. Removals logged after k stay valid
+// because row ids never change. Leading dense segments (often holding a
+// few long-lived rows) are thus left alone instead of blocking compaction.
+//
+//   - If a is the first segment and no row of [a..k] is live, the files are
+//     deleted oldest first (a crash leaves a shorter prefix, still
+//     consistent), then the directory is synced.
+//   - Otherwise the live rows (and the carried removals) are written to
+//     "<seq k>.seg.tmp" with a header {kind: compacted, base: seq a,
+//     seq: seq k}, synced, renamed over segment k and the directory synced
+//     (the commit point). Recovery treats segments [base, seq) as obsolete
+//     and deletes them, so a crash after the rename finishes the compaction
+//     and a crash before it leaves the old files (and a temp file that
+//     recovery deletes).
 //
 // Appends, takes and removals go on meanwhile: compaction holds t.mu only
-// to snapshot the prefix and to swap in the new index; rows removed during
+// to snapshot the range and to swap in the new index; rows removed during
 // the copy are copied too but stay dead (their removal is logged after k).
 
 // background runs compaction when removals make it worthwhile.
@@ -91,18 +97,29 @@ func (t *Table) compactOnce() (bool, error) {
 		t.mu.RUnlock()
 		return false, nil
 	}
-	// Longest sealed prefix that is at most half live and whose live rows
-	// fit in one output file.
-	k := -1
+	// The range starts at the first sealed segment that is at most half
+	// live and has something to reclaim; it extends while the whole range
+	// stays at most half live and its live rows fit in one output file.
+	sealed := t.segs[:len(t.segs)-1]
+	a, k := -1, -1
 	var live, total int64
 	limit := max(t.opts.SegmentSize, 1<<20)
-	for i, s := range t.segs[:len(t.segs)-1] {
+	for i, s := range sealed {
+		if a < 0 {
+			// Rewriting a segment without removed rows would reclaim
+			// only framing; a segment without rows holds only records.
+			reclaimable := s.deadBytes > 0 || s.nrows() == 0
+			if !reclaimable || s.liveBytes*2 > s.end {
+				continue
+			}
+			a = i
+		}
 		live += s.liveBytes
 		total += s.end
 		if live > limit {
 			break
 		}
-		if live*2 <= total && !(i == 0 && s.kind == kindCompacted && s.deadBytes == 0) {
+		if live*2 <= total {
 			k = i
 		}
 	}
@@ -110,13 +127,21 @@ func (t *Table) compactOnce() (bool, error) {
 		t.mu.RUnlock()
 		return false, nil
 	}
-	prefix := append([]*segment(nil), t.segs[:k+1]...)
+	prefix := append([]*segment(nil), t.segs[a:k+1]...)
 	var rows []liveRow
 	for _, s := range prefix {
 		for i := s.nextLive(0); i < s.nrows(); i = s.nextLive(i + 1) {
 			rows = append(rows, liveRow{s, s.idAt(i), s.offs[i], s.lens[i]})
 		}
 		s.acquire()
+	}
+	var carried []uint64 // removed rows stored before the range
+	for _, s := range t.segs[:a] {
+		for i := 0; i < s.nrows(); i++ {
+			if !s.isLive(i) {
+				carried = append(carried, s.idAt(i))
+			}
+		}
 	}
 	dir := t.dir
 	t.mu.RUnlock()
@@ -126,10 +151,10 @@ func (t *Table) compactOnce() (bool, error) {
 		}
 	}()
 
-	if len(rows) == 0 {
+	if a == 0 && len(rows) == 0 {
 		return true, t.dropPrefix(dir, prefix)
 	}
-	return true, t.rewritePrefix(dir, prefix, rows)
+	return true, t.rewritePrefix(dir, a, prefix, rows, carried)
 }
 
 // dropPrefix deletes segments that hold no live row.
@@ -159,9 +184,10 @@ func (t *Table) dropPrefix(dir string, prefix []*segment) error {
 	return nil
 }
 
-// rewritePrefix copies the live rows of prefix into one compacted segment
-// that replaces the last segment of the prefix.
-func (t *Table) rewritePrefix(dir string, prefix []*segment, rows []liveRow) error {
+// rewritePrefix copies the live rows of prefix (= t.segs[a:a+len(prefix)])
+// and the carried removals into one compacted segment that replaces the
+// last segment of the range.
+func (t *Table) rewritePrefix(dir string, a int, prefix []*segment, rows []liveRow, carried []uint64) error {
 	last := prefix[len(prefix)-1]
 	name := filepath.Join(dir, last.name)
 	tmp := name + tmpSuffix
@@ -170,7 +196,7 @@ func (t *Table) rewritePrefix(dir string, prefix []*segment, rows []liveRow) err
 	if err != nil {
 		return classifyWriteError(tmp, 0, err)
 	}
-	out := newSegment(last.seq, prefix[0].seq, kindCompacted, f)
+	out := newSegment(last.seq, prefix[0].base, kindCompacted, f)
 	out.maxID = last.maxID
 	ok := false
 	defer func() {
@@ -180,8 +206,7 @@ func (t *Table) rewritePrefix(dir string, prefix []*segment, rows []liveRow) err
 		}
 	}()
 	buf := segmentHeader{seq: out.seq, base: out.base, kind: kindCompacted}.encode(nil)
-	var off int64
-	var payload []byte
+	var off, synced int64
 	offs := make([]uint32, len(rows))
 	flush := func() error {
 		if _, err := f.WriteAt(buf, off); err != nil {
@@ -189,10 +214,19 @@ func (t *Table) rewritePrefix(dir string, prefix []*segment, rows []liveRow) err
 		}
 		off += int64(len(buf))
 		buf = buf[:0]
+		// Sync as we go so the final sync is short and the committer's
+		// fdatasync never queues behind a large writeback.
+		if off-synced >= 4<<20 {
+			if err := f.Sync(); err != nil {
+				return fileError(ErrIO, tmp, off, err)
+			}
+			synced = off
+		}
 		return nil
 	}
+	var rd windowReader
 	for i, r := range rows {
-		payload, err = readPayload(r.seg.f, r.off, r.n, payload)
+		payload, err := rd.read(r.seg, r.off, r.n)
 		if err != nil {
 			return fileError(ErrIO, r.seg.name, int64(r.off), err)
 		}
@@ -203,6 +237,9 @@ func (t *Table) rewritePrefix(dir string, prefix []*segment, rows []liveRow) err
 				return err
 			}
 		}
+	}
+	if len(carried) > 0 {
+		buf = appendRemoveFrame(buf, carried)
 	}
 	buf = appendCommitFrame(buf, 1, 0)
 	if err := flush(); err != nil {
@@ -231,7 +268,7 @@ func (t *Table) rewritePrefix(dir string, prefix []*segment, rows []liveRow) err
 
 	// Swap in the new index; rows removed during the copy stay removed.
 	t.mu.Lock()
-	if t.closed || len(t.segs) < len(prefix) || t.segs[0] != prefix[0] {
+	if t.closed || len(t.segs) < a+len(prefix) || t.segs[a] != prefix[0] {
 		t.mu.Unlock()
 		out.release()
 		return errors.New("queue: compaction raced with a close")
@@ -240,7 +277,9 @@ func (t *Table) rewritePrefix(dir string, prefix []*segment, rows []liveRow) err
 		k, _ := r.seg.find(r.id)
 		out.addRow(r.id, int64(offs[i]), int(r.n), r.seg.isLive(k))
 	}
-	t.segs = append([]*segment{out}, t.segs[len(prefix):]...)
+	segs := append([]*segment(nil), t.segs[:a]...)
+	segs = append(segs, out)
+	t.segs = append(segs, t.segs[a+len(prefix):]...)
 	t.mu.Unlock()
 	for _, s := range prefix {
 		s.release() // the table's reference
@@ -261,4 +300,34 @@ func (t *Table) rewritePrefix(dir string, prefix []*segment, rows []liveRow) err
 	}
 	t.st.compactions.Add(1)
 	return nil
+}
+
+// windowReader reads row payloads of a segment through a 1 MiB window, so
+// copying the rows of a segment costs a few large reads, not one per row.
+type windowReader struct {
+	seg   *segment
+	start int64
+	buf   []byte
+}
+
+func (w *windowReader) read(s *segment, off, n uint32) ([]byte, error) {
+	lo := int64(off) + frameHeaderSize + rowBodyMin
+	hi := lo + int64(n)
+	if w.seg != s || lo < w.start || hi > w.start+int64(len(w.buf)) {
+		size := max(int64(1<<20), hi-lo)
+		if cap(w.buf) < int(size) {
+			w.buf = make([]byte, size)
+		}
+		w.buf = w.buf[:size]
+		k, err := s.f.ReadAt(w.buf, lo)
+		if int64(k) < hi-lo {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			w.seg = nil
+			return nil, err
+		}
+		w.seg, w.start, w.buf = s, lo, w.buf[:k]
+	}
+	return w.buf[lo-w.start : hi-w.start], nil
 }

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"testing"
@@ -157,4 +158,51 @@ func TestDamagedCheckpointFallsBackToReplay(t *testing.T) {
 	require.NotZero(t, tb2.Stats().RecoveredBytes)
 	ids, _ := scanAll(t, tb2, nil)
 	require.Equal(t, want, ids)
+}
+
+// TestCompactionSkipsDenseHead: dense old segments (here full of rows that
+// are never consumed) do not block compaction of the sparse ones after
+// them, and removals of rows stored in the dense head survive.
+func TestCompactionSkipsDenseHead(t *testing.T) {
+	m, tb := newMemTable(t)
+	// A dense head: big rows, a few removed.
+	var keep, dead []uint64
+	for i := 0; i < 20; i++ {
+		id, _, err := tb.Append([][]byte{bytes.Repeat([]byte{'h'}, 400), bytes.Repeat([]byte{'h'}, 400)}, nil)
+		require.NoError(t, err)
+		keep = append(keep, id, id+1)
+		if i%7 == 3 {
+			dead = append(dead, keep[len(keep)-1])
+			keep = keep[:len(keep)-1]
+		}
+	}
+	_, err := tb.Remove(dead)
+	require.NoError(t, err)
+	headSegs := tb.Stats().Segments
+	var later []uint64
+	for i := 0; i < 600; i++ {
+		id, _, err := tb.Append([][]byte{row(1000 + i)}, nil)
+		require.NoError(t, err)
+		later = append(later, id)
+	}
+	_, err = tb.Remove(later[:580])
+	require.NoError(t, err)
+	before := tb.Stats()
+	require.NoError(t, tb.Compact())
+	after := tb.Stats()
+	require.Greater(t, after.Compactions, before.Compactions)
+	require.Less(t, after.BytesTotal, before.BytesTotal)
+	tb.mu.RLock()
+	require.Equal(t, kindTruncate, tb.segs[0].kind, "the dense head was not rewritten")
+	require.Greater(t, headSegs, 1)
+	tb.mu.RUnlock()
+	want := append(append([]uint64(nil), keep...), later[580:]...)
+	ids, _ := scanAll(t, tb, nil)
+	require.Equal(t, want, ids)
+	m.Crash()
+	tb2, err := Open(testDir, memOpts(m))
+	require.NoError(t, err)
+	defer tb2.Close()
+	ids, _ = scanAll(t, tb2, nil)
+	require.Equal(t, want, ids, "removals of head rows are carried by the compacted segment")
 }

@@ -244,3 +244,51 @@ func crashWorkloadOp(tb *Table, cm *crashModel, s *Session, r *rand.Rand, maxID 
 		return tb.Compact() == nil
 	}
 }
+
+// TestCrashDuringTruncate crashes at every file-system operation of a
+// TRUNCATE: afterwards the table holds either all its rows or none.
+func TestCrashDuringTruncate(t *testing.T) {
+	for n := 1; ; n++ {
+		m := newMemFS(int64(n))
+		m.MkdirAll("/db")
+		require.NoError(t, Create(testDir, Options{FS: m}))
+		opts := Options{FS: m.View(), SegmentSize: 1024, NoBackground: true}
+		tb, err := Open(testDir, opts)
+		require.NoError(t, err)
+		for i := 0; i < 40; i++ {
+			_, _, err := tb.Append([][]byte{row(i)}, &Relay{Slot: 0, RowID: uint64(i + 1)})
+			require.NoError(t, err)
+		}
+		m.mu.Lock()
+		m.crashIn = n
+		m.crashed = false
+		m.mu.Unlock()
+		err = tb.Truncate()
+		m.mu.Lock()
+		crashed := m.crashed
+		if !crashed {
+			m.crashLocked()
+		}
+		m.crashIn = 0
+		m.mu.Unlock()
+		_ = tb.Close()
+		tb2, err2 := Open(testDir, Options{FS: m.View(), SegmentSize: 1024, NoBackground: true})
+		require.NoError(t, err2, "crash at op %d", n)
+		c := tb2.Count()
+		require.True(t, c == 40 || c == 0, "crash at op %d: %d rows", n, c)
+		if c == 0 {
+			require.Equal(t, uint64(0), tb2.RelayMark(0))
+			id, _, err := tb2.Append([][]byte{row(1)}, nil)
+			require.NoError(t, err)
+			require.Equal(t, uint64(1), id)
+		} else {
+			require.Equal(t, uint64(40), tb2.RelayMark(0))
+			require.Error(t, err, "crash at op %d: truncate acknowledged but rows are back", n)
+		}
+		_ = tb2.Close()
+		if !crashed {
+			require.NoError(t, err)
+			return // every operation of the truncate has been a crash point
+		}
+	}
+}

@@ -12,6 +12,13 @@
 //	Table.Get         one row by id (rnd_pos)
 //	Session           per-connection ownership: TryTake, Register (wait), Consume, Release
 //
-// Reading the source: start with table.go, then commit.go (group commit),
-// recover.go, owner.go and wait.go.
+// Reading the source: docs/FORMAT.md specifies the files. Start with
+// table.go, then format.go and segment.go (frames and the in-memory index),
+// commit.go (group commit), prealloc.go, recover.go, checkpoint.go,
+// compact.go, truncate.go, owner.go (ownership, takes, filter positions) and
+// wait.go (waiters).
+//
+// Lock order: the global waitMu, then Table.compactMu, Table.wmu, Table.mu,
+// Session.mu. Table.cmu (the commit queue) is a leaf. notify callbacks run
+// with no lock of core held except the waiter's own nmu.
 package core

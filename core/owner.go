@@ -153,7 +153,7 @@ func (t *Table) takeLocked(f *Filter, s *Session) (uint64, bool, error) {
 			return true
 		}
 		buf = p
-		if f.match(p) {
+		if safeMatch(f.match, p) {
 			return true
 		}
 		f.pos = id + 1 // rows before pos fail, are owned or removed
@@ -220,11 +220,6 @@ func (s *Session) Release(byClose bool) bool {
 // filter the row passes, so it is delivered next. It reports whether s owned
 // the row.
 func (t *Table) release(s *Session, id uint64) (ok bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			ok = true // the ownership is gone; a filter panicked
-		}
-	}()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.owned[id] != s {
@@ -249,7 +244,7 @@ func (t *Table) release(s *Session, id uint64) (ok bool) {
 				}
 				payload = p
 			}
-			if !f.match(payload) {
+			if !safeMatch(f.match, payload) {
 				continue
 			}
 		}
@@ -261,4 +256,16 @@ func (t *Table) release(s *Session, id uint64) (ok bool) {
 // Leave leaves owner mode; the session must own nothing.
 func (s *Session) Leave() {
 	s.clear()
+}
+
+// safeMatch evaluates a caller-supplied filter; a panic in it counts as "no
+// match" so it can neither unwind through core's locks nor kill the
+// committer goroutine (and with it the server).
+func safeMatch(m MatchFunc, p []byte) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = false
+		}
+	}()
+	return m(p)
 }

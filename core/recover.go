@@ -85,8 +85,10 @@ func (t *Table) recover() error {
 		}
 		keep = append(keep, i)
 	}
+	// Each kept segment continues the previous one: a log segment has
+	// base == seq, a compacted one replaces [base, seq].
 	for k := 1; k < len(keep); k++ {
-		if seqs[keep[k]] != seqs[keep[k-1]]+1 {
+		if hdrs[keep[k]].base != seqs[keep[k-1]]+1 {
 			return fmt.Errorf("%w: %s: segment %s is missing", ErrCorrupt, dir, segmentName(seqs[keep[k-1]]+1))
 		}
 	}

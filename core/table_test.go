@@ -470,3 +470,24 @@ func TestConcurrentAppendersShareSyncs(t *testing.T) {
 	require.Less(t, tb.Stats().Syncs, uint64(n*per))
 	_ = time.Now
 }
+
+func TestPanickingFilterIsNoMatch(t *testing.T) {
+	_, tb := newMemTable(t)
+	f, err := tb.Filter("boom", func() (MatchFunc, error) {
+		return func(p []byte) bool { panic("bad filter") }, nil
+	})
+	require.NoError(t, err)
+	s := NewSession()
+	fired := make(chan struct{}, 1)
+	_, w, err := s.Register([]Spec{{Table: tb, Filter: f}}, func() { fired <- struct{}{} })
+	require.NoError(t, err)
+	_, _, err = tb.Append([][]byte{row(1)}, nil) // the committer evaluates the filter
+	require.NoError(t, err)
+	require.Equal(t, -1, w.Cancel())
+	s.Leave()
+	idx, err := s.TryTake([]Spec{{Table: tb, Filter: f}, {Table: tb}})
+	require.NoError(t, err)
+	require.Equal(t, 1, idx)
+	require.True(t, s.Release(false)) // release evaluates filters too
+	require.Equal(t, uint64(1), tb.Count())
+}

@@ -13,6 +13,18 @@ import (
 // deleted afterwards; recovery finishes an interrupted deletion.
 func (t *Table) Truncate() (err error) {
 	defer recoverError(&err)
+	swapped, err := t.truncate()
+	if swapped {
+		// After the table locks are released: waitMu comes first in the
+		// lock order.
+		t.cancelWaiters()
+	}
+	return err
+}
+
+// truncate does the work of Truncate; swapped reports whether the table
+// now shows the fresh segment (waiters must then be woken).
+func (t *Table) truncate() (swapped bool, err error) {
 	t.compactMu.Lock()
 	defer t.compactMu.Unlock()
 	t.wmu.Lock()
@@ -22,27 +34,27 @@ func (t *Table) Truncate() (err error) {
 	last := t.segs[len(t.segs)-1].seq
 	t.mu.RUnlock()
 	if closed {
-		return ErrClosed
+		return false, ErrClosed
 	}
 	if t.broken != nil {
-		return t.broken
+		return false, t.broken
 	}
 	seq := last + 1
 	st := stateRecord{nextRowID: 1}
 	if err := writeFreshSegment(t.fs, dir, seq, 0, kindTruncate, &st); err != nil {
-		return err
+		return false, err
 	}
 	name := filepath.Join(dir, segmentName(seq))
 	f, err := t.fs.OpenRW(name)
 	if err != nil {
 		t.broken = fileError(ErrIO, name, 0, err)
-		return t.broken
+		return false, t.broken
 	}
 	fresh := newSegment(seq, 0, kindTruncate, f)
 	size, err := f.Size()
 	if err != nil {
 		t.broken = fileError(ErrIO, name, 0, err)
-		return t.broken
+		return false, t.broken
 	}
 	fresh.end, fresh.allocated, fresh.commits = size, size, 1
 
@@ -59,17 +71,16 @@ func (t *Table) Truncate() (err error) {
 	t.updated = time.Now()
 	t.mu.Unlock()
 
-	t.cancelWaiters()
 	for _, s := range old {
 		s.release()
 		if err := t.fs.Remove(filepath.Join(dir, s.name)); err != nil {
 			t.broken = fileError(ErrIO, filepath.Join(dir, s.name), 0, err)
-			return t.broken
+			return true, t.broken
 		}
 	}
 	if err := t.fs.SyncDir(dir); err != nil {
 		t.broken = fileError(ErrIO, dir, 0, err)
-		return t.broken
+		return true, t.broken
 	}
-	return nil
+	return true, nil
 }
