@@ -66,3 +66,9 @@ uninstall:
 
 clean:
 	rm -rf build
+
+# Benchmarks (bench.mk: bench, bench-quick, bench-smoke) and the stress test
+# of the SQL functions (stress.mk: stress, stress-full, stress-measure), when
+# present.
+-include bench.mk
+-include stress.mk
