@@ -268,7 +268,8 @@ func BenchmarkReopen(b *testing.B) {
 func BenchmarkAppendLatency(b *testing.B) {
 	for _, compacting := range []bool{false, true} {
 		b.Run(fmt.Sprintf("compaction=%v", compacting), func(b *testing.B) {
-			tb := benchTable(b, Options{NoBackground: true, SegmentSize: 4 << 20})
+			tb := benchTable(b, Options{NoBackground: true, SegmentSize: 4 << 20,
+				Prealloc: PreallocMode(envInt("QUEUE_BENCH_PREALLOC", 0))})
 			stop := make(chan struct{})
 			var bg sync.WaitGroup
 			var compactions atomic.Int64

@@ -123,6 +123,7 @@ func (t *Table) commitLoop() {
 		if appended {
 			t.wake()
 		}
+		t.fillWhenIdle()
 	}
 }
 

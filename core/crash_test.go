@@ -113,7 +113,6 @@ func TestRandomCrashPoints(t *testing.T) {
 	m.MkdirAll("/db")
 	require.NoError(t, Create(testDir, Options{FS: m}))
 	cm := newCrashModel()
-	var maxID uint64
 	for point := 0; point < points; point++ {
 		opts := Options{FS: m.View(), SegmentSize: 2048 + int64(rnd.Intn(4096)), NoBackground: rnd.Intn(2) == 0,
 			Prealloc: PreallocMode(rnd.Intn(3))}
@@ -137,7 +136,7 @@ func TestRandomCrashPoints(t *testing.T) {
 				defer wg.Done()
 				s := NewSession()
 				for op := 0; op < 40; op++ {
-					if !crashWorkloadOp(tb, cm, s, wr, &maxID, t) {
+					if !crashWorkloadOp(tb, cm, s, wr, t) {
 						return
 					}
 				}
@@ -157,7 +156,7 @@ func TestRandomCrashPoints(t *testing.T) {
 
 // crashWorkloadOp runs one random operation; false stops the worker (the
 // file system crashed).
-func crashWorkloadOp(tb *Table, cm *crashModel, s *Session, r *rand.Rand, maxID *uint64, t *testing.T) bool {
+func crashWorkloadOp(tb *Table, cm *crashModel, s *Session, r *rand.Rand, t *testing.T) bool {
 	switch op := r.Intn(10); {
 	case op < 4: // append 1..3 rows
 		cm.mu.Lock()

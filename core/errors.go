@@ -30,6 +30,10 @@ var (
 	ErrBadArgument = errors.New("queue: bad argument")
 )
 
+// ErrOwning is returned by TryTake/Register when the session still owns a
+// row (it matches ErrBadArgument too).
+var ErrOwning = fmt.Errorf("%w: the session owns a row (consume or release it first)", ErrBadArgument)
+
 // fileError wraps a sentinel with the file, the offset and the cause.
 func fileError(sentinel error, file string, off int64, cause error) error {
 	if cause == nil {

@@ -68,9 +68,6 @@ func (s *Session) clear() {
 	s.mu.Unlock()
 }
 
-// ErrOwning is returned by TryTake/Register when the session still owns a row.
-var ErrOwning = fmt.Errorf("%w: the session owns a row (consume or release it first)", ErrBadArgument)
-
 // TryTake gives the session the oldest live, unowned row passing the filter
 // of the first spec that has one, and enters owner mode. Returns the 0-based
 // spec index, or -1 if no spec has a row (owner mode is entered anyway, as

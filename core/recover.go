@@ -143,6 +143,11 @@ func (t *Table) recover() error {
 					return fileError(ErrIO, name, 0, err)
 				}
 				dirty = true
+				// The previous segment is active again: cut its tail too.
+				prev := t.segs[len(t.segs)-1]
+				if err := cutTail(prev, filepath.Join(dir, prev.name)); err != nil {
+					return err
+				}
 				continue
 			}
 			return fileError(ErrCorrupt, name, 0, errors.New("segment has no commit"))
@@ -321,5 +326,32 @@ func (t *Table) applyRecord(s, prev *segment, name string, typ byte, body []byte
 		}
 		t.marks[slot] = leUint64(body[1:])
 	}
+	return nil
+}
+
+// cutTail truncates s after its last commit unless only zeros follow.
+func cutTail(s *segment, name string) error {
+	size, err := s.f.Size()
+	if err != nil {
+		return fileError(ErrIO, name, 0, err)
+	}
+	if size <= s.end {
+		return nil
+	}
+	tail := make([]byte, size-s.end)
+	if _, err := s.f.ReadAt(tail, s.end); err != nil && !errors.Is(err, io.EOF) {
+		return fileError(ErrIO, name, s.end, err)
+	}
+	if allZero(tail) {
+		s.allocated = size
+		return nil
+	}
+	if err := s.f.Truncate(s.end); err != nil {
+		return fileError(ErrIO, name, s.end, err)
+	}
+	if err := s.f.Sync(); err != nil {
+		return fileError(ErrIO, name, s.end, err)
+	}
+	s.allocated = s.end
 	return nil
 }

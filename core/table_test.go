@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -468,7 +467,6 @@ func TestConcurrentAppendersShareSyncs(t *testing.T) {
 	}
 	require.Equal(t, uint64(2*n*per), tb.Count())
 	require.Less(t, tb.Stats().Syncs, uint64(n*per))
-	_ = time.Now
 }
 
 func TestPanickingFilterIsNoMatch(t *testing.T) {
