@@ -15,8 +15,8 @@ import (
 // queue engine, InnoDB, BLACKHOLE, GET_LOCK), so they are measured on one
 // server with one configuration.
 type mysqlServer struct {
-	dsn   string   // with interpolateParams, so a statement is one round trip
-	admin *sql.DB  // for DDL, checks and pre-filling; not used by workers
+	dsn   string  // with interpolateParams, so a statement is one round trip
+	admin *sql.DB // for DDL, checks and pre-filling; not used by workers
 }
 
 func openMySQL(ctx context.Context, dsn string) (*mysqlServer, error) {

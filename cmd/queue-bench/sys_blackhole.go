@@ -37,7 +37,7 @@ func (s *blackholeSystem) Reset(ctx context.Context) error {
 			"id BIGINT UNSIGNED NOT NULL, payload VARBINARY(8192) NOT NULL) ENGINE=BLACKHOLE")
 }
 
-func (s *blackholeSystem) Prefill(context.Context, [][]byte) error   { return nil }
+func (s *blackholeSystem) Prefill(context.Context, [][]byte) error     { return nil }
 func (s *blackholeSystem) Remaining(context.Context) ([]uint64, error) { return nil, nil }
 
 func (s *blackholeSystem) NewProducer(ctx context.Context) (Producer, error) {

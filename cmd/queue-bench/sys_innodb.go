@@ -93,7 +93,7 @@ func (c *innodbConsumer) once() ([][]byte, error) {
 	}
 	var seq int64
 	var payload []byte
-	err = tx.QueryRow("SELECT seq, payload FROM " + c.table +
+	err = tx.QueryRow("SELECT seq, payload FROM "+c.table+
 		" ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED").Scan(&seq, &payload)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, tx.Commit()
