@@ -75,8 +75,13 @@ typedef struct qc_table_info {
   int64_t  update_time;   /* unix seconds, 0 if never */
 } qc_table_info;
 
-/* --- library --- */
 typedef void (*qc_notify_fn)(uint64_t token);
+
+/* The Go side includes this header with QC_TYPES_ONLY defined: cgo declares
+   the exported functions itself (with non-const pointers, the same ABI). */
+#ifndef QC_TYPES_ONLY
+
+/* --- library --- */
 int  qc_abi_version(void);
 /* Idempotent (the Go library is never unloaded). notify is called from a Go
    thread (no THD) when a pending wait got a row or must re-check. */
@@ -154,6 +159,8 @@ int  qc_stats_text(const char *path, char *buf, size_t cap, size_t *len);
 int  qc_compact(const char *path, qc_err *e);
 /* SHOW ENGINE QUEUE STATUS text. */
 int  qc_engine_status(char *buf, size_t cap, size_t *len);
+
+#endif /* QC_TYPES_ONLY */
 
 #ifdef __cplusplus
 }

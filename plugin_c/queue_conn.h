@@ -49,4 +49,16 @@ Queue_conn *queue_conn_get(THD *thd, bool create);
    Returns the length, 0 if it does not fit. */
 size_t queue_table_path(char *buf, size_t len, const char *db, const char *name);
 
+/* The callback given to qc_init: wakes the connection whose Queue_conn
+   address is token. Runs on a Go thread (no THD); only locks conn->mutex. */
+extern "C" void queue_notify(uint64_t token);
+
+/* Frees thd's Queue_conn (handlerton close_connection; the server resets
+   the ha_data pointer afterwards). */
+void queue_conn_free(THD *thd);
+
+/* Wakes thd's pending wait, if any (handlerton kill_query; called with the
+   victim's LOCK_thd_data held, so it only signals). */
+void queue_conn_kill(THD *thd);
+
 #endif

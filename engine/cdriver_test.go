@@ -1,0 +1,58 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// buildDriver builds libqueue_core.so and the C driver (testdata/cdriver.c)
+// against queue_core.h into a scratch directory. The test drives the
+// library exactly as ha_queue.so does: through the C header only.
+func buildDriver(t *testing.T) (dir, driver string) {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed")
+	}
+	dir = t.TempDir()
+	lib := filepath.Join(dir, "libqueue_core.so")
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	build := exec.Command(gobin, "build", "-buildmode=c-shared", "-o", lib, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build -buildmode=c-shared: %v\n%s", err, out)
+	}
+	driver = filepath.Join(dir, "cdriver")
+	cc := exec.Command("gcc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-I.",
+		"-o", driver, "testdata/cdriver.c", "-L"+dir, "-lqueue_core", "-Wl,-rpath,"+dir, "-lpthread")
+	if out, err := cc.CombinedOutput(); err != nil {
+		t.Fatalf("compiling the C driver: %v\n%s", err, out)
+	}
+	return dir, driver
+}
+
+func runDriver(t *testing.T, dir, driver string, env []string, args ...string) {
+	t.Helper()
+	work := filepath.Join(dir, "data")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(driver, args...)
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("C driver %v failed: %v", args, err)
+	}
+}
+
+func TestCDriver(t *testing.T) {
+	dir, driver := buildDriver(t)
+	t.Run("abi", func(t *testing.T) { runDriver(t, dir, driver, nil) })
+	t.Run("panic", func(t *testing.T) {
+		runDriver(t, dir, driver, []string{"QUEUE_CORE_TEST_PANIC=qc_table_open"}, "panic")
+	})
+}

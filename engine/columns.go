@@ -1,0 +1,116 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// columnMeta is one column of a row payload as the handler described it at
+// CREATE TABLE (qc_column). It is persisted next to the table directory so
+// the SQL functions can compile conditions without the server's TABLE.
+type columnMeta struct {
+	Name       string `json:"name"`
+	Type       uint8  `json:"type"`
+	Unsigned   bool   `json:"unsigned,omitempty"`
+	NullMask   uint8  `json:"null_mask,omitempty"`
+	Decimals   uint8  `json:"decimals,omitempty"`
+	Offset     int32  `json:"offset"`
+	Length     int32  `json:"length"`
+	NullOffset int32  `json:"null_offset"`
+}
+
+const columnsSuffix = ".qcol"
+
+// writeColumns stores cols in path+".qcol" atomically and durably: temp
+// file, fsync, rename, fsync of the directory.
+func writeColumns(path string, cols []columnMeta) error {
+	data, err := json.Marshal(cols)
+	if err != nil {
+		return err
+	}
+	final := path + columnsSuffix
+	tmp := final + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o660)
+	if err != nil {
+		return fmt.Errorf("queue: writing column list: %w", err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, final)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(final))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("queue: writing column list %s: %w", final, err)
+	}
+	return nil
+}
+
+// readColumns loads path+".qcol". A missing file gives no columns (tables
+// created before the file existed simply cannot use conditions).
+func readColumns(path string) ([]columnMeta, error) {
+	data, err := os.ReadFile(path + columnsSuffix)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue: reading column list: %w", err)
+	}
+	var cols []columnMeta
+	if err := json.Unmarshal(data, &cols); err != nil {
+		return nil, errCode(qcECORRUPT, "queue: corrupt column list %s%s: %v", path, columnsSuffix, err)
+	}
+	return cols, nil
+}
+
+// removeColumns deletes path+".qcol" durably; a missing file is fine.
+func removeColumns(path string) error {
+	err := os.Remove(path + columnsSuffix)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("queue: removing column list: %w", err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// renameColumns moves the column list with its table; missing is fine.
+func renameColumns(from, to string) error {
+	err := os.Rename(from+columnsSuffix, to+columnsSuffix)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("queue: renaming column list: %w", err)
+	}
+	if err := syncDir(filepath.Dir(to)); err != nil {
+		return err
+	}
+	if filepath.Dir(from) != filepath.Dir(to) {
+		return syncDir(filepath.Dir(from))
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

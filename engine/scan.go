@@ -1,0 +1,86 @@
+package main
+
+/*
+#define QC_TYPES_ONLY
+#include "queue_core.h"
+*/
+import "C"
+
+import (
+	"github.com/queue-engine/queue/core"
+)
+
+// cursor is an open scan. A row that did not fit the caller's buffer is kept
+// in pending and returned again by the next qc_scan_next. One statement uses
+// a cursor at a time; no lock is needed.
+type cursor struct {
+	c       *core.Cursor
+	buf     []byte
+	pending []byte
+	id      uint64
+	hasRow  bool
+}
+
+var cursors = newRegistry[*cursor]()
+
+//export qc_scan_open
+func qc_scan_open(table, session C.uint64_t, out *C.uint64_t) (rc C.int) {
+	defer recoverToCode(&rc, nil)
+	ent, err := tableOf(table)
+	if err != nil {
+		return C.int(codeOf(err))
+	}
+	if out == nil {
+		return qcEINVAL
+	}
+	var s *core.Session
+	if session != 0 {
+		sess, err := sessionOf(session)
+		if err != nil {
+			return C.int(codeOf(err))
+		}
+		s = sess.s
+	}
+	*out = C.uint64_t(cursors.add(&cursor{c: ent.t.Scan(s)}))
+	return qcOK
+}
+
+//export qc_scan_next
+func qc_scan_next(h C.uint64_t, buf *C.uchar, capacity C.size_t, length *C.size_t, id *C.uint64_t) (rc C.int) {
+	defer recoverToCode(&rc, nil)
+	testPanic("qc_scan_next")
+	c, ok := cursors.get(uint64(h))
+	if !ok {
+		return qcEBADF
+	}
+	if !c.hasRow {
+		rid, payload, ok, err := c.c.Next(c.buf[:0])
+		if err != nil {
+			return C.int(codeOf(err))
+		}
+		if !ok {
+			return qcEOF
+		}
+		c.buf = payload
+		c.pending, c.id, c.hasRow = payload, rid, true
+	}
+	if id != nil {
+		*id = C.uint64_t(c.id)
+	}
+	if rc := copyRow(c.pending, buf, capacity, length); rc != qcOK {
+		return rc
+	}
+	c.hasRow = false
+	return qcOK
+}
+
+//export qc_scan_close
+func qc_scan_close(h C.uint64_t) (rc C.int) {
+	defer recoverToCode(&rc, nil)
+	c, ok := cursors.take(uint64(h))
+	if !ok {
+		return qcEBADF
+	}
+	c.c.Close()
+	return qcOK
+}

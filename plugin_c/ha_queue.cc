@@ -1,0 +1,651 @@
+/*
+  ha_queue.cc: the QUEUE storage engine: handler, handlerton and plugin
+  declaration. Rows live in the Go library (libqueue_core.so); this file
+  turns records into payloads (docs/ROW-PAYLOAD.md) and back, and maps each
+  handler call to one qc_* call.
+*/
+#define MYSQL_SERVER 1
+#include <my_global.h>
+#include <mysql/plugin.h>
+#include "sql_class.h"
+#include "field.h"
+#include <my_dir.h>
+#include <mysqld_error.h>
+#include "ha_queue.h"
+#include "queue_conn.h"
+
+handlerton *queue_hton= nullptr;
+static int engine_ready= 0;     /* atomic: 1 between init and deinit */
+
+/* The rows of one INSERT statement are buffered (statement atomicity) and
+   capped: beyond the cap the statement fails with a clear error instead of
+   exhausting memory. Sysvar queue_max_statement_size. */
+static ulonglong max_statement_bytes= 1ULL << 30;
+
+bool queue_engine_ready()
+{
+  return __atomic_load_n(&engine_ready, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* ---------------- error mapping ---------------- */
+
+/* The one place that turns a qc status into a handler error. With raise,
+   the library's message becomes the statement's error text (it names the
+   table file and offset for corruption, the limit for oversized rows). */
+static int qc_to_ha_err(int rc, const qc_err *e, bool raise)
+{
+  int ha;
+  bool with_msg= true;
+  switch (rc) {
+  case QC_OK: case QC_SKIPPED: return 0;
+  case QC_EOF:      return HA_ERR_END_OF_FILE;
+  case QC_ENOENT:   ha= HA_ERR_NO_SUCH_TABLE; with_msg= false; break;
+  case QC_EEXIST:   ha= HA_ERR_TABLE_EXIST; with_msg= false; break;
+  case QC_ENOSPC:   ha= HA_ERR_DISK_FULL; break;
+  case QC_ETOOBIG:  ha= HA_ERR_TO_BIG_ROW; break;
+  case QC_ECORRUPT: ha= HA_ERR_CRASHED_ON_USAGE; break;
+  default:          ha= HA_ERR_INTERNAL_ERROR; break;
+  }
+  if (raise && with_msg)
+  {
+    const char *msg= e && e->msg[0] ? e->msg : "queue: internal error";
+    my_error(ER_GET_ERRMSG, MYF(0), rc, msg, "QUEUE");
+  }
+  return ha;
+}
+
+int ha_queue::report(int rc, const qc_err &e, bool raise)
+{
+  return qc_to_ha_err(rc, &e, raise);
+}
+
+/* ---------------- row payload ---------------- */
+
+/* Fields stored by pack(): their image size depends on the value. */
+static bool is_variable(const Field *f)
+{
+  switch (f->real_type()) {
+  case MYSQL_TYPE_STRING: case MYSQL_TYPE_VARCHAR: case MYSQL_TYPE_VAR_STRING:
+  case MYSQL_TYPE_TINY_BLOB: case MYSQL_TYPE_MEDIUM_BLOB:
+  case MYSQL_TYPE_LONG_BLOB: case MYSQL_TYPE_BLOB: case MYSQL_TYPE_GEOMETRY:
+    return true;
+  default:
+    return (f->flags & BLOB_FLAG) != 0;
+  }
+}
+
+/* Appends the payload of record to packbuf and its size to lens. Layout:
+   null bytes, fixed fields' raw images, then variable fields packed; NULL
+   variable fields are not stored (their NULL bit says so). */
+int ha_queue::pack_row(const uchar *record)
+{
+  const my_ptrdiff_t diff= record - table->record[0];
+  size_t need= table->s->null_bytes;
+  for (Field **fp= table->field; *fp; fp++)
+  {
+    Field *f= *fp;
+    if (!f->stored_in_db())
+      continue;
+    need+= f->pack_length() + 4;
+    if (f->flags & BLOB_FLAG)
+      need+= static_cast<Field_blob*>(f)->get_length(f->ptr + diff);
+  }
+  size_t start= packbuf.size();
+  if (start + need > max_statement_bytes)
+    return -1;
+  packbuf.resize(start + need);
+  uchar *to= packbuf.data() + start;
+  memcpy(to, record, table->s->null_bytes);
+  to+= table->s->null_bytes;
+  for (Field **fp= table->field; *fp; fp++)
+  {
+    Field *f= *fp;
+    if (!f->stored_in_db() || is_variable(f))
+      continue;
+    memcpy(to, f->ptr + diff, f->pack_length());
+    to+= f->pack_length();
+  }
+  for (Field **fp= table->field; *fp; fp++)
+  {
+    Field *f= *fp;
+    if (!f->stored_in_db() || !is_variable(f) || f->is_null_in_record(record))
+      continue;
+    to= f->pack(to, f->ptr + diff, UINT_MAX);
+  }
+  size_t len= to - (packbuf.data() + start);
+  packbuf.resize(start + len);
+  lens.push_back(static_cast<uint32_t>(len));
+  return 0;
+}
+
+int ha_queue::unpack_row(uchar *record, const uchar *p, size_t len)
+{
+  const my_ptrdiff_t diff= record - table->record[0];
+  const uchar *end= p + len;
+  if (len < table->s->null_bytes)
+    return HA_ERR_WRONG_IN_RECORD;
+  memcpy(record, p, table->s->null_bytes);
+  p+= table->s->null_bytes;
+  for (Field **fp= table->field; *fp; fp++)
+  {
+    Field *f= *fp;
+    if (!f->stored_in_db() || is_variable(f))
+      continue;
+    if (p + f->pack_length() > end)
+      return HA_ERR_WRONG_IN_RECORD;
+    memcpy(f->ptr + diff, p, f->pack_length());
+    p+= f->pack_length();
+  }
+  for (Field **fp= table->field; *fp; fp++)
+  {
+    Field *f= *fp;
+    if (!f->stored_in_db() || !is_variable(f))
+      continue;
+    if (f->is_null_in_record(record))
+    {
+      memset(f->ptr + diff, 0, f->pack_length());
+      continue;
+    }
+    if (!(p= f->unpack(f->ptr + diff, p, end, 0)))
+      return HA_ERR_WRONG_IN_RECORD;
+  }
+  return 0;
+}
+
+/* ---------------- open / close / DDL ---------------- */
+
+ha_queue::~ha_queue()
+{
+  end_scan();
+  if (tbl)
+    qc_table_close(tbl);
+}
+
+Queue_share *ha_queue::get_share()
+{
+  Queue_share *s;
+  lock_shared_ha_data();
+  if (!(s= static_cast<Queue_share*>(get_ha_share_ptr())))
+  {
+    s= new (std::nothrow) Queue_share;
+    if (s)
+      set_ha_share_ptr(s);
+  }
+  unlock_shared_ha_data();
+  return s;
+}
+
+uint64_t ha_queue::session() const
+{
+  Queue_conn *conn= queue_conn_get(ha_thd(), false);
+  return conn ? conn->session : 0;
+}
+
+ulonglong ha_queue::table_flags() const
+{
+  /* No HA_CAN_BIT_FIELD: BIT values stay in their field, not in the null
+     bytes, so conditions find them at a fixed payload offset. */
+  return HA_NO_TRANSACTIONS | HA_REC_NOT_IN_SEQ | HA_STATS_RECORDS_IS_EXACT |
+         HA_HAS_RECORDS | HA_NO_AUTO_INCREMENT | HA_BINLOG_ROW_CAPABLE |
+         HA_BINLOG_STMT_CAPABLE | HA_FILE_BASED | HA_CAN_GEOMETRY;
+}
+
+int ha_queue::open(const char *name, int, uint)
+{
+  qc_err e;
+  if (!(share= get_share()))
+    return HA_ERR_OUT_OF_MEM;
+  int rc= qc_table_open(name, &tbl, &e);
+  if (rc != QC_OK)
+    return report(rc, e);
+  thr_lock_data_init(&share->lock, &lock, nullptr);
+  ref_length= sizeof(uint64_t);   /* the row id; must be set in open() */
+  return 0;
+}
+
+int ha_queue::close()
+{
+  end_scan();
+  if (tbl)
+    qc_table_close(tbl);
+  tbl= 0;
+  return 0;
+}
+
+int ha_queue::create(const char *name, TABLE *form, HA_CREATE_INFO *)
+{
+  std::vector<qc_column> cols;
+  int32_t offset= form->s->null_bytes;
+  for (Field **fp= form->field; *fp; fp++)
+  {
+    Field *f= *fp;
+    if (!f->stored_in_db())
+      continue;
+    qc_column c;
+    memset(&c, 0, sizeof(c));
+    c.name= f->field_name.str;
+    c.type= static_cast<uint8_t>(f->real_type());
+    c.is_unsigned= (f->flags & UNSIGNED_FLAG) != 0;
+    c.null_mask= f->null_ptr ? f->null_bit : 0;
+    c.null_offset= f->null_ptr ? static_cast<int32_t>(f->null_ptr - form->record[0]) : -1;
+    c.decimals= static_cast<uint8_t>(f->decimals());
+    c.length= static_cast<int32_t>(f->pack_length());
+    if (is_variable(f))
+      c.offset= -1;
+    else
+    {
+      c.offset= offset;
+      offset+= f->pack_length();
+    }
+    cols.push_back(c);
+  }
+  qc_err e;
+  int rc= qc_table_create(name, cols.data(), static_cast<int>(cols.size()), &e);
+  return report(rc, e);
+}
+
+int ha_queue::delete_table(const char *name)
+{
+  qc_err e;
+  return report(qc_table_drop(name, &e), e);
+}
+
+int ha_queue::rename_table(const char *from, const char *to)
+{
+  qc_err e;
+  return report(qc_table_rename(from, to, &e), e);
+}
+
+int ha_queue::truncate()
+{
+  qc_err e;
+  return report(qc_table_truncate(tbl, &e), e);
+}
+
+/* ---------------- INSERT ---------------- */
+
+int ha_queue::write_row(const uchar *buf)
+{
+  if (pack_row(buf))
+  {
+    packbuf.clear();
+    lens.clear();
+    char msg[128];
+    my_snprintf(msg, sizeof(msg),
+                "queue: the statement's rows exceed queue_max_statement_size (%llu bytes)",
+                max_statement_bytes);
+    my_error(ER_GET_ERRMSG, MYF(0), QC_ETOOBIG, msg, "QUEUE");
+    return HA_ERR_TO_BIG_ROW;
+  }
+  if (bulk_insert)
+    return 0;
+  return flush_inserts();
+}
+
+int ha_queue::flush_inserts()
+{
+  if (lens.empty())
+    return 0;
+  qc_err e;
+  uint64_t first_id= 0;
+  int rc= qc_append(tbl, session(), packbuf.data(), lens.data(),
+                    static_cast<int>(lens.size()), &first_id, &e);
+  packbuf.clear();
+  lens.clear();
+  return report(rc, e);
+}
+
+void ha_queue::start_bulk_insert(ha_rows, uint)
+{
+  bulk_insert= true;
+}
+
+int ha_queue::end_bulk_insert()
+{
+  bulk_insert= false;
+  /* A statement that failed (a bad value in strict mode, a killed
+     INSERT ... SELECT) writes none of its rows: statements are atomic. */
+  int rc= 0;
+  if (ha_thd()->is_error())
+  {
+    packbuf.clear();
+    lens.clear();
+  }
+  else
+    rc= flush_inserts();
+  if (packbuf.capacity() > (1U << 20))
+    std::vector<uchar>().swap(packbuf);
+  return rc;
+}
+
+/* ---------------- DELETE ---------------- */
+
+int ha_queue::delete_row(const uchar *)
+{
+  if (bulk_delete)
+  {
+    delete_ids.push_back(cur_id);
+    return 0;
+  }
+  qc_err e;
+  uint64_t removed= 0;
+  return report(qc_remove(tbl, &cur_id, 1, &removed, &e), e);
+}
+
+bool ha_queue::start_bulk_delete()
+{
+  bulk_delete= true;
+  delete_ids.clear();
+  return false;       /* false: bulk delete supported */
+}
+
+int ha_queue::end_bulk_delete()
+{
+  bulk_delete= false;
+  return flush_deletes();
+}
+
+int ha_queue::flush_deletes()
+{
+  if (delete_ids.empty())
+    return 0;
+  qc_err e;
+  uint64_t removed= 0;
+  int rc= qc_remove(tbl, delete_ids.data(), static_cast<int>(delete_ids.size()),
+                    &removed, &e);
+  delete_ids.clear();
+  return report(rc, e);
+}
+
+/* ---------------- scans ---------------- */
+
+void ha_queue::end_scan()
+{
+  if (cursor)
+    qc_scan_close(cursor);
+  cursor= 0;
+}
+
+int ha_queue::rnd_init(bool)
+{
+  end_scan();
+  /* A DELETE outside owner mode stops rows from being handed to consumers
+     while it runs (Q4M's interlock); ended at external_lock(F_UNLCK). */
+  uint64_t sess= session();
+  if (delete_stmt && !delete_bracket && !(sess && qc_owner_mode(sess) == 1))
+  {
+    if (qc_delete_begin(tbl) == QC_OK)
+      delete_bracket= true;
+  }
+  int rc= qc_scan_open(tbl, sess, &cursor);
+  return qc_to_ha_err(rc, nullptr, rc != QC_OK);
+}
+
+int ha_queue::read_into(uchar *buf, int (*fetch)(void *, uchar *, size_t, size_t *), void *arg)
+{
+  if (rowbuf.size() < 256)
+    rowbuf.resize(256);
+  for (;;)
+  {
+    size_t len= 0;
+    int rc= fetch(arg, rowbuf.data(), rowbuf.size(), &len);
+    if (rc == QC_ERANGE && len > rowbuf.size())
+    {
+      rowbuf.resize(len);
+      continue;
+    }
+    if (rc == QC_OK)
+      return unpack_row(buf, rowbuf.data(), len);
+    if (rc == QC_EOF)
+      return HA_ERR_END_OF_FILE;
+    if (rc == QC_ENOENT)
+      return HA_ERR_KEY_NOT_FOUND;
+    return qc_to_ha_err(rc, nullptr, true);
+  }
+}
+
+struct Scan_arg { uint64_t cursor; uint64_t id; };
+
+static int fetch_next(void *a, uchar *buf, size_t cap, size_t *len)
+{
+  Scan_arg *arg= static_cast<Scan_arg*>(a);
+  return qc_scan_next(arg->cursor, buf, cap, len, &arg->id);
+}
+
+static int fetch_by_id(void *a, uchar *buf, size_t cap, size_t *len)
+{
+  Scan_arg *arg= static_cast<Scan_arg*>(a);
+  return qc_get(arg->cursor, arg->id, buf, cap, len);
+}
+
+int ha_queue::rnd_next(uchar *buf)
+{
+  if (!cursor)
+    return HA_ERR_END_OF_FILE;
+  Scan_arg arg= { cursor, 0 };
+  int rc= read_into(buf, fetch_next, &arg);
+  if (!rc)
+    cur_id= arg.id;
+  return rc;
+}
+
+int ha_queue::rnd_end()
+{
+  end_scan();
+  return 0;
+}
+
+void ha_queue::position(const uchar *)
+{
+  my_store_ptr(ref, ref_length, cur_id);
+}
+
+int ha_queue::rnd_pos(uchar *buf, uchar *pos)
+{
+  Scan_arg arg= { tbl, my_get_ptr(pos, ref_length) };
+  int rc= read_into(buf, fetch_by_id, &arg);
+  if (!rc)
+    cur_id= arg.id;
+  return rc;
+}
+
+/* ---------------- statistics, locks ---------------- */
+
+int ha_queue::info(uint)
+{
+  /* Called by SHOW TABLE STATUS without external_lock and from other
+     connections: never an error here, and no lock that can block long. */
+  qc_table_info ti;
+  memset(&ti, 0, sizeof(ti));
+  if (tbl)
+    qc_table_info_get(tbl, session(), &ti);
+  stats.records= ti.rows;
+  stats.deleted= 0;
+  stats.data_file_length= ti.data_bytes;
+  stats.delete_length= ti.free_bytes;
+  stats.mean_rec_length= static_cast<ulong>(ti.avg_row);
+  stats.index_file_length= 0;
+  stats.create_time= static_cast<ulong>(ti.create_time);
+  stats.update_time= static_cast<ulong>(ti.update_time);
+  return 0;
+}
+
+ha_rows ha_queue::records()
+{
+  qc_table_info ti;
+  if (!tbl || qc_table_info_get(tbl, session(), &ti) != QC_OK)
+    return HA_POS_ERROR;
+  return ti.rows;
+}
+
+int ha_queue::external_lock(THD *thd, int lock_type)
+{
+  if (lock_type == F_UNLCK)
+  {
+    end_scan();
+    if (delete_bracket)
+      qc_delete_end(tbl);
+    delete_bracket= false;
+    delete_stmt= false;
+    return 0;
+  }
+  int cmd= thd_sql_command(thd);
+  delete_stmt= lock_type == F_WRLCK &&
+               (cmd == SQLCOM_DELETE || cmd == SQLCOM_DELETE_MULTI);
+  return 0;
+}
+
+THR_LOCK_DATA **ha_queue::store_lock(THD *thd, THR_LOCK_DATA **to,
+                                     enum thr_lock_type lock_type)
+{
+  /* As the archive engine: writers run concurrently outside LOCK TABLES;
+     the Go library serialises what needs serialising. */
+  if (lock_type != TL_IGNORE && lock.type == TL_UNLOCK)
+  {
+    if (lock_type >= TL_WRITE_CONCURRENT_INSERT && lock_type <= TL_WRITE &&
+        !thd_in_lock_tables(thd) && !thd_tablespace_op(thd))
+      lock_type= TL_WRITE_ALLOW_WRITE;
+    if (lock_type == TL_READ_NO_INSERT && !thd_in_lock_tables(thd))
+      lock_type= TL_READ;
+    lock.type= lock_type;
+  }
+  *to++= &lock;
+  return to;
+}
+
+/* ---------------- handlerton ---------------- */
+
+static const char *queue_exts[]= { ".qcol", NullS };
+
+static handler *queue_create_handler(handlerton *hton, TABLE_SHARE *ts,
+                                     MEM_ROOT *mem_root)
+{
+  return new (mem_root) ha_queue(hton, ts);   /* ts is NULL for DROP/RENAME */
+}
+
+static int queue_close_connection(handlerton *, THD *thd)
+{
+  queue_conn_free(thd);
+  return 0;
+}
+
+static void queue_kill_query(handlerton *, THD *thd, enum thd_kill_levels)
+{
+  queue_conn_kill(thd);
+}
+
+static bool queue_show_status(handlerton *, THD *thd, stat_print_fn *print,
+                              enum ha_stat_type stat)
+{
+  if (stat != HA_ENGINE_STATUS)
+    return false;
+  std::vector<char> buf(4096);
+  size_t len= 0;
+  int rc;
+  while ((rc= qc_engine_status(buf.data(), buf.size(), &len)) == QC_ERANGE &&
+         len + 1 > buf.size())
+    buf.resize(len + 1);
+  if (rc != QC_OK)
+    len= my_snprintf(buf.data(), buf.size(), "error %d", rc);
+  return print(thd, "QUEUE", 5, "", 0, buf.data(), len);
+}
+
+/* DROP DATABASE: the server drops each table through its .frm first; what
+   is left here are table directories and column lists of tables whose .frm
+   is gone (a crash between steps). Remove them so rmdir succeeds. */
+static void queue_drop_database(handlerton *, char *path)
+{
+  MY_DIR *dir= my_dir(path, MYF(MY_DONT_SORT | MY_WANT_STAT));
+  if (!dir)
+    return;
+  for (size_t i= 0; i < dir->number_of_files; i++)
+  {
+    const char *n= dir->dir_entry[i].name;
+    size_t len= strlen(n);
+    static const char *const sfx[]= { ".queue", ".qcol", ".qcol.tmp" };
+    for (const char *s : sfx)
+    {
+      size_t sl= strlen(s);
+      if (len > sl && strcmp(n + len - sl, s) == 0)
+      {
+        char table[FN_REFLEN];
+        my_snprintf(table, sizeof(table), "%s%.*s", path, (int) (len - sl), n);
+        qc_err e;
+        if (qc_table_drop(table, &e) != QC_OK)
+          sql_print_warning("QUEUE: DROP DATABASE could not remove %s: %s", table, e.msg);
+        if (strcmp(s, ".qcol.tmp") == 0)
+        {
+          char f[FN_REFLEN];
+          my_snprintf(f, sizeof(f), "%s%s", path, n);
+          my_delete(f, MYF(0));
+        }
+        break;
+      }
+    }
+  }
+  my_dirend(dir);
+}
+
+static int queue_init(void *p)
+{
+  queue_hton= static_cast<handlerton*>(p);
+  queue_hton->create= queue_create_handler;
+  queue_hton->flags= HTON_NO_PARTITION;    /* TRUNCATE -> handler::truncate() */
+  queue_hton->tablefile_extensions= queue_exts;
+  queue_hton->close_connection= queue_close_connection;
+  queue_hton->kill_query= queue_kill_query;
+  queue_hton->show_status= queue_show_status;
+  queue_hton->drop_database= queue_drop_database;
+  if (qc_abi_version() != QC_ABI_VERSION)
+  {
+    sql_print_error("QUEUE: libqueue_core.so has ABI %d, expected %d",
+                    qc_abi_version(), QC_ABI_VERSION);
+    return 1;
+  }
+  if (qc_init(queue_notify) != QC_OK)
+    return 1;
+  __atomic_store_n(&engine_ready, 1, __ATOMIC_RELEASE);
+  return 0;
+}
+
+static int queue_deinit(void *)   /* called with NULL, not the handlerton */
+{
+  __atomic_store_n(&engine_ready, 0, __ATOMIC_RELEASE);
+  int rc= qc_shutdown();
+  if (rc != QC_OK)
+    sql_print_warning("QUEUE: closing tables at shutdown returned %d", rc);
+  queue_hton= nullptr;
+  return 0;
+}
+
+static MYSQL_SYSVAR_ULONGLONG(max_statement_size, max_statement_bytes,
+  PLUGIN_VAR_RQCMDARG,
+  "Largest total size in bytes of the rows one INSERT statement may write "
+  "into a queue table; larger statements fail and write nothing",
+  nullptr, nullptr, 1ULL << 30, 1024, 1ULL << 30, 0);
+
+static struct st_mysql_sys_var *queue_sysvars[]= {
+  MYSQL_SYSVAR(max_statement_size),
+  nullptr
+};
+
+static struct st_mysql_storage_engine queue_storage_engine=
+{ MYSQL_HANDLERTON_INTERFACE_VERSION };
+
+maria_declare_plugin(queue)
+{
+  MYSQL_STORAGE_ENGINE_PLUGIN,
+  &queue_storage_engine,
+  "QUEUE",
+  "queue-engine",
+  "Durable message queue tables (Q4M compatible)",
+  PLUGIN_LICENSE_GPL,
+  queue_init,
+  queue_deinit,
+  0x0100,                 /* >= 0.8: Q4M client libraries check it */
+  nullptr,
+  queue_sysvars,
+  "1.0",
+  MariaDB_PLUGIN_MATURITY_GAMMA
+}
+maria_declare_plugin_end;

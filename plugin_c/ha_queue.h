@@ -1,0 +1,89 @@
+/*
+  ha_queue.h: the QUEUE storage engine handler. A thin layer over the Go
+  library (queue_core.h): each method packs or unpacks rows and makes one
+  qc_* call. Row payload format: docs/ROW-PAYLOAD.md.
+*/
+#ifndef HA_QUEUE_H
+#define HA_QUEUE_H
+
+#include <vector>
+#include "queue_core.h"
+
+/* One per TABLE_SHARE: only the THR_LOCK lives here. Queue state is in the
+   Go library, keyed by table path, because a share is destroyed by FLUSH
+   TABLES while rows and their owners must survive. */
+class Queue_share : public Handler_share
+{
+public:
+  THR_LOCK lock;
+  Queue_share() { thr_lock_init(&lock); }
+  ~Queue_share() override { thr_lock_delete(&lock); }
+};
+
+class ha_queue final : public handler
+{
+  THR_LOCK_DATA lock;
+  Queue_share *share= nullptr;
+  uint64_t tbl= 0;            /* qc table handle, 0 when closed */
+  uint64_t cursor= 0;         /* qc scan handle, 0 outside a scan */
+  uint64_t cur_id= 0;         /* row id of the row last read */
+
+  std::vector<uchar> rowbuf;  /* last row read; BLOB fields point into it */
+  std::vector<uchar> packbuf; /* payloads being written: one row, or a bulk */
+  std::vector<uint32_t> lens; /* payload sizes in packbuf */
+  bool bulk_insert= false;    /* between start_ and end_bulk_insert */
+
+  std::vector<uint64_t> delete_ids; /* ids collected by a bulk delete */
+  bool bulk_delete= false;
+  bool delete_stmt= false;    /* this statement is a DELETE with a write lock */
+  bool delete_bracket= false; /* qc_delete_begin called, qc_delete_end due */
+
+  Queue_share *get_share();
+  uint64_t session() const;
+  int report(int rc, const qc_err &e, bool raise= true);
+  int pack_row(const uchar *record);
+  int unpack_row(uchar *record, const uchar *payload, size_t len);
+  int flush_inserts();
+  int flush_deletes();
+  int read_into(uchar *buf, int (*fetch)(void *, uchar *, size_t, size_t *), void *arg);
+  void end_scan();
+
+public:
+  ha_queue(handlerton *hton, TABLE_SHARE *ts) : handler(hton, ts) {}
+  ~ha_queue() override;
+
+  const char *index_type(uint) override { return "NONE"; }
+  ulonglong table_flags() const override;
+  ulong index_flags(uint, uint, bool) const override { return 0; }
+  uint max_supported_keys() const override { return 0; }
+
+  int open(const char *name, int mode, uint test_if_locked) override;
+  int close() override;
+  int create(const char *name, TABLE *form, HA_CREATE_INFO *info) override;
+  int delete_table(const char *name) override;
+  int rename_table(const char *from, const char *to) override;
+  int truncate() override;
+  int delete_all_rows() override { return HA_ERR_WRONG_COMMAND; }
+
+  int write_row(const uchar *buf) override;
+  int update_row(const uchar *, const uchar *) override { return HA_ERR_WRONG_COMMAND; }
+  int delete_row(const uchar *buf) override;
+  void start_bulk_insert(ha_rows rows, uint flags) override;
+  int end_bulk_insert() override;
+  bool start_bulk_delete() override;
+  int end_bulk_delete() override;
+
+  int rnd_init(bool scan) override;
+  int rnd_next(uchar *buf) override;
+  int rnd_end() override;
+  void position(const uchar *) override;
+  int rnd_pos(uchar *buf, uchar *pos) override;
+
+  int info(uint flag) override;
+  ha_rows records() override;
+  int external_lock(THD *thd, int lock_type) override;
+  THR_LOCK_DATA **store_lock(THD *thd, THR_LOCK_DATA **to,
+                             enum thr_lock_type lock_type) override;
+};
+
+#endif

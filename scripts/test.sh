@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Every test of the project, in order: Go tests with the race detector
+# (including the C driver test of the C ABI in engine/), the ABI smoke
+# checks, and the MTR suite on the real server. Ends with the plain line
+# "N passed, N failed" and a non-zero status if anything failed.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH=/usr/local/go/bin:$PATH
+mkdir -p var
+passed=0 failed=0
+
+echo "== go test -race ./..."
+go test -race -count=1 -v ./... > var/go-test.log 2>&1
+go_status=$?
+grep -E '^(ok|FAIL|---|panic)' var/go-test.log | grep -v -- '--- PASS' || true
+gp=$(grep -cE '^\s*--- PASS' var/go-test.log)
+gf=$(grep -cE '^\s*--- FAIL' var/go-test.log)
+if [ $go_status != 0 ] && [ "$gf" = 0 ]; then gf=1; echo "go test failed (build error?): see var/go-test.log"; fi
+echo "go: $gp passed, $gf failed"
+passed=$((passed + gp)); failed=$((failed + gf))
+
+echo "== ABI checks"
+scripts/abi-check.sh | tee var/abi-check.log
+ap=$(grep -c '^abi: PASS' var/abi-check.log); af=$(grep -c '^abi: FAIL' var/abi-check.log)
+passed=$((passed + ap)); failed=$((failed + af))
+
+echo "== MTR suite queue"
+scripts/mtr.sh > var/mtr-run.log 2>&1
+mtr_status=$?
+grep -E '^queue\.|^mtr:|Completed|Failed|Timeout' var/mtr-run.log || true
+mp=$(sed -n 's/^mtr: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1/p' var/mtr-run.log)
+mf=$(sed -n 's/^mtr: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\2/p' var/mtr-run.log)
+ms=$(sed -n 's/^mtr: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\3/p' var/mtr-run.log)
+mp=${mp:-0}; mf=$(( ${mf:-0} + ${ms:-0} ))
+if [ $mtr_status != 0 ] && [ "$mf" = 0 ]; then mf=1; echo "MTR failed (see var/mtr-run.log)"; fi
+passed=$((passed + mp)); failed=$((failed + mf))
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

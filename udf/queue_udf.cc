@@ -1,0 +1,734 @@
+/*
+  queue_udf.cc: the SQL functions of the queue (classic UDFs in ha_queue.so):
+  queue_wait, queue_end, queue_abort, queue_rowid, queue_set_srcid,
+  queue_compact and queue_stats. docs/FUNCTIONS.md describes their
+  behaviour for users.
+
+  This file only translates: it turns arguments into table paths and
+  condition texts, checks privileges, and does the blocking part of
+  queue_wait with thd_enter_cond so that KILL and shutdown wake it. Which
+  row is taken, who owns what and who is woken is decided by the Go core
+  behind engine/queue_core.h.
+
+  Invariants:
+  - Every _init checks queue_engine_ready(): the functions stay mapped after
+    UNINSTALL SONAME (their own dlopen handle) and must not touch engine
+    state then.
+  - No qc_* function is called with conn->mutex held (plugin_c/queue_conn.h).
+  - A call that returns NULL pushes a warning saying why.
+  - An error that fails the statement (access denied, KILL, I/O) goes through
+    my_error/my_printf_error and sets *error.
+*/
+#define MYSQL_SERVER 1
+#include <my_global.h>
+#include <mysql/plugin.h>
+#include "sql_class.h"
+#include "sql_parse.h"          // check_table_access
+#include "sql_table.h"          // filename_to_tablename
+#include "sql_error.h"          // push_warning_printf
+#include <mysqld_error.h>
+#include <mysql_com.h>
+#include <string>
+#include <vector>
+#include "queue_conn.h"
+
+/* include/queues.h (pulled in by the server headers) defines queue_end()
+   as a macro; the SQL function of that name must win. */
+#undef queue_end
+
+/* Longest spec text accepted ("db.table:condition"), as Q4M. */
+static const size_t max_spec_len= FN_REFLEN * 2;
+/* queue_wait's timeout with one argument (Q4M), and the cap of any timeout:
+   one year keeps every deadline computation far from overflow. */
+static const long long default_timeout_s= 60;
+static const long long max_timeout_s= 365LL * 24 * 3600;
+/* Longest single sleep; the wait re-checks KILL at least this often even
+   if a wake-up were lost (the server's KILL and kill_query both signal). */
+static const long long wait_slice_s= 1;
+
+static PSI_stage_info stage_waiting_on_queue= { 0, "Waiting on queue", 0 };
+
+static const char not_loaded_msg[]= "the QUEUE storage engine is not loaded";
+
+/* ---------------- helpers ---------------- */
+
+static void warn(THD *thd, const char *fmt, const char *a= "", const char *b= "")
+{
+  push_warning_printf(thd, Sql_condition::WARN_LEVEL_WARN, ER_UNKNOWN_ERROR,
+                      fmt, a, b);
+}
+
+/* One resolved "[db.]tbl[:cond]" argument. */
+struct Queue_spec
+{
+  std::string db, table, cond, path;
+};
+
+/*
+  Splits text (len bytes, not NUL-terminated) at the first ':' and then the
+  table part at the first '.', defaults the database to the current one and
+  builds the table path. On failure pushes a warning naming fn and returns
+  false.
+*/
+static bool resolve_spec(THD *thd, const char *fn, const char *text, size_t len,
+                         bool allow_cond, Queue_spec *out)
+{
+  if (!text)
+  {
+    warn(thd, "%s: a table argument is NULL", fn);
+    return false;
+  }
+  std::string s(text, len);
+  if (s.size() > max_spec_len)
+  {
+    warn(thd, "%s: table argument is too long", fn);
+    return false;
+  }
+  if (s.find('\0') != std::string::npos)
+  {
+    warn(thd, "%s: table argument contains a NUL byte", fn);
+    return false;
+  }
+  size_t colon= s.find(':');
+  std::string name= s.substr(0, colon);
+  if (colon != std::string::npos)
+  {
+    if (!allow_cond)
+    {
+      warn(thd, "%s: a condition is not allowed here: '%s'", fn, s.c_str());
+      return false;
+    }
+    out->cond= s.substr(colon + 1);
+  }
+  size_t dot= name.find('.');
+  if (dot != std::string::npos)
+  {
+    out->db= name.substr(0, dot);
+    out->table= name.substr(dot + 1);
+  }
+  else
+  {
+    if (!thd->db.str || !thd->db.length)
+    {
+      warn(thd, "%s: No database selected (use db.table): '%s'", fn, name.c_str());
+      return false;
+    }
+    out->db.assign(thd->db.str, thd->db.length);
+    out->table= name;
+  }
+  if (out->db.empty() || out->table.empty())
+  {
+    warn(thd, "%s: empty database or table name in '%s'", fn, name.c_str());
+    return false;
+  }
+  if (out->db.size() > NAME_LEN || out->table.size() > NAME_LEN)
+  {
+    warn(thd, "%s: database or table name too long in '%s'", fn, name.c_str());
+    return false;
+  }
+  char path[FN_REFLEN + 1];
+  if (!queue_table_path(path, sizeof(path), out->db.c_str(), out->table.c_str()))
+  {
+    warn(thd, "%s: table path too long for '%s'", fn, name.c_str());
+    return false;
+  }
+  out->path= path;
+  return true;
+}
+
+/*
+  Checks that the current user has every privilege in want on db.table.
+  On failure the server's access-denied error is raised (the statement
+  fails) and true is returned.
+*/
+static bool deny_access(THD *thd, privilege_t want, const std::string &db,
+                        const std::string &table)
+{
+  TABLE_LIST tl;
+  /* thd's mem_root holds the names for the statement's lifetime; the
+     server's checks may keep pointers into them while reporting. */
+  char *d= thd->strmake(db.c_str(), db.size());
+  char *t= thd->strmake(table.c_str(), table.size());
+  if (!d || !t)
+    return true;
+  LEX_CSTRING dbl= { d, db.size() }, tbl= { t, table.size() };
+  tl.init_one_table(&dbl, &tbl, nullptr, TL_READ);
+  return check_table_access(thd, want, &tl, false, 1, false);
+}
+
+/* The names of the table behind path "./db/name" (filename-encoded). */
+static bool names_of_path(const char *path, std::string *db, std::string *table)
+{
+  if (strncmp(path, "./", 2) != 0)
+    return false;
+  const char *p= path + 2;
+  const char *slash= strchr(p, '/');
+  if (!slash || strchr(slash + 1, '/'))
+    return false;
+  char buf[NAME_LEN * 5 + 1];
+  std::string enc_db(p, slash - p);
+  filename_to_tablename(enc_db.c_str(), buf, sizeof(buf), false);
+  *db= buf;
+  filename_to_tablename(slash + 1, buf, sizeof(buf), false);
+  *table= buf;
+  return !db->empty() && !table->empty();
+}
+
+/* The queue session of the connection, created on first use. Raises an
+   out-of-memory error and returns NULL on failure. */
+static Queue_conn *conn_for(THD *thd)
+{
+  Queue_conn *conn= queue_conn_get(thd, true);
+  if (!conn)
+    my_error(ER_OUT_OF_RESOURCES, MYF(0));
+  return conn;
+}
+
+static const char *qc_text(int rc, const qc_err &e)
+{
+  if (e.msg[0])
+    return e.msg;
+  switch (rc) {
+  case QC_ENOENT:  return "not a queue table";
+  case QC_EINVAL:  return "invalid argument";
+  case QC_EIO:     return "I/O error";
+  case QC_ENOSPC:  return "disk full";
+  case QC_ECLOSED: return "table was dropped";
+  case QC_ESTATE:  return "not in owner mode";
+  default:         return "internal error";
+  }
+}
+
+/* True when the statement that calls queue_wait reads any table. */
+static bool statement_reads_tables(THD *thd)
+{
+  return thd->lex && thd->lex->query_tables != nullptr;
+}
+
+extern "C" {
+
+/* ---------------- queue_wait ---------------- */
+
+my_bool queue_wait_init(UDF_INIT *initid, UDF_ARGS *args, char *msg)
+{
+  if (!queue_engine_ready())
+  {
+    snprintf(msg, MYSQL_ERRMSG_SIZE, "%s", not_loaded_msg);
+    return 1;
+  }
+  if (args->arg_count < 1)
+  {
+    snprintf(msg, MYSQL_ERRMSG_SIZE, "queue_wait(table_name[,timeout]): argument error");
+    return 1;
+  }
+  /*
+    The one-statement consume "SELECT * FROM t WHERE queue_wait('t')" cannot
+    be made correct on MariaDB: the optimizer reads tables that report 0 or 1
+    rows (exact counts, as ours are) as const tables before the WHERE's
+    expensive constant part (a UDF) is evaluated, so the row returned would
+    be the previous owned row, or the statement would never call
+    queue_wait at all. With non-constant arguments the function would run
+    once per row and consume a row each time. docs/FUNCTIONS.md has the
+    details. So any statement that reads tables is refused.
+  */
+  if (statement_reads_tables(current_thd))
+  {
+    snprintf(msg, MYSQL_ERRMSG_SIZE,
+             "queue_wait() cannot be used in a statement that reads tables; "
+             "call SELECT queue_wait(...) first, then SELECT * FROM the table");
+    return 1;
+  }
+  unsigned nspecs= args->arg_count == 1 ? 1 : args->arg_count - 1;
+  for (unsigned i= 0; i < nspecs; i++)
+    args->arg_type[i]= STRING_RESULT;
+  if (args->arg_count >= 2)
+    args->arg_type[args->arg_count - 1]= INT_RESULT;
+  initid->maybe_null= 1;
+  initid->const_item= 0;      /* never folded: it changes state */
+  return 0;
+}
+
+void queue_wait_deinit(UDF_INIT *) {}
+
+/*
+  Blocks until queue_notify marks conn notified, the deadline passes or the
+  query is killed. Returns true if killed.
+*/
+static bool wait_for_notify(THD *thd, Queue_conn *conn, long long timeout_s)
+{
+  struct timespec deadline;
+  set_timespec(deadline, (ulonglong) timeout_s);
+  PSI_stage_info old_stage;
+  thd_wait_begin(thd, THD_WAIT_USER_LOCK);
+  mysql_mutex_lock(&conn->mutex);
+  thd_enter_cond(thd, &conn->cond, &conn->mutex, &stage_waiting_on_queue,
+                 &old_stage, __func__, __FILE__, __LINE__);
+  while (!conn->notified && thd_kill_level(thd) == THD_IS_NOT_KILLED)
+  {
+    struct timespec slice;
+    set_timespec(slice, (ulonglong) wait_slice_s);
+    bool last= cmp_timespec(slice, deadline) >= 0;
+    if (last)
+      slice= deadline;
+    int rc= mysql_cond_timedwait(&conn->cond, &conn->mutex, &slice);
+    if (rc == ETIMEDOUT && last)
+      break;
+  }
+  thd_exit_cond(thd, &old_stage, __func__, __FILE__, __LINE__); /* unlocks */
+  thd_wait_end(thd);
+  return thd_kill_level(thd) != THD_IS_NOT_KILLED;
+}
+
+/*
+  An error that makes queue_wait return NULL: like Q4M, the connection has
+  consumed the row it owned and is no longer in owner mode.
+*/
+static long long wait_failed(THD *thd, Queue_conn *conn, char *is_null)
+{
+  qc_err e;
+  e.msg[0]= 0;
+  if (conn)
+  {
+    int rc= qc_end(conn->session, &e);
+    if (rc != QC_OK)
+      warn(thd, "queue_wait: consuming the owned row failed: %s", qc_text(rc, e));
+  }
+  *is_null= 1;
+  return 0;
+}
+
+long long queue_wait(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
+{
+  THD *thd= current_thd;
+  unsigned nspecs= args->arg_count == 1 ? 1 : args->arg_count - 1;
+  long long timeout= default_timeout_s;
+  if (args->arg_count >= 2)
+  {
+    const char *t= args->args[args->arg_count - 1];
+    if (!t)
+    {
+      warn(thd, "queue_wait: timeout is NULL, checking once");
+      timeout= 0;
+    }
+    else
+    {
+      timeout= *reinterpret_cast<const long long*>(t);
+      if (timeout < 0)
+      {
+        warn(thd, "queue_wait: negative timeout, checking once");
+        timeout= 0;
+      }
+      else if (timeout > max_timeout_s)
+      {
+        warn(thd, "queue_wait: timeout capped at one year");
+        timeout= max_timeout_s;
+      }
+    }
+  }
+
+  Queue_conn *conn= conn_for(thd);
+  if (!conn)
+  {
+    *error= 1;
+    return 0;
+  }
+
+  std::vector<Queue_spec> specs(nspecs);
+  for (unsigned i= 0; i < nspecs; i++)
+    if (!resolve_spec(thd, "queue_wait", args->args[i], args->lengths[i], true,
+                      &specs[i]))
+      return wait_failed(thd, conn, is_null);
+
+  /* Consuming rows needs SELECT and DELETE on every table named; nothing
+     changes hands when that is missing. */
+  for (const Queue_spec &s : specs)
+    if (deny_access(thd, SELECT_ACL | DELETE_ACL, s.db, s.table))
+    {
+      *error= 1;
+      return 0;
+    }
+
+  std::vector<const char*> paths(nspecs), conds(nspecs);
+  for (unsigned i= 0; i < nspecs; i++)
+  {
+    paths[i]= specs[i].path.c_str();
+    conds[i]= specs[i].cond.c_str();
+  }
+
+  /* Reset before registering: queue_notify may run as soon as the wait is
+     registered inside qc_wait_begin. */
+  mysql_mutex_lock(&conn->mutex);
+  conn->notified= false;
+  mysql_mutex_unlock(&conn->mutex);
+
+  qc_err e;
+  e.msg[0]= 0;
+  int idx= -1;
+  uint64_t token= (uint64_t) (uintptr_t) conn;
+  int rc= qc_wait_begin(conn->session, paths.data(), conds.data(), (int) nspecs,
+                        token, &idx, &e);
+  if (rc == QC_OK)
+    return idx + 1;
+  if (rc != QC_PENDING)
+  {
+    if (rc == QC_ENOENT)
+      warn(thd, "queue_wait: %s", qc_text(rc, e));
+    else if (rc == QC_EINVAL)
+      warn(thd, "queue_wait: bad condition: %s", qc_text(rc, e));
+    else
+      warn(thd, "queue_wait: %s", qc_text(rc, e));
+    return wait_failed(thd, conn, is_null);
+  }
+
+  bool killed= timeout > 0 ? wait_for_notify(thd, conn, timeout)
+                           : thd_kill_level(thd) != THD_IS_NOT_KILLED;
+  idx= -1;
+  rc= qc_wait_end(conn->session, &idx);
+  if (killed)
+  {
+    /* A row assigned in the race with KILL goes back to the queue at its
+       position; the connection leaves owner mode either way. */
+    qc_abort(conn->session);
+    my_error(ER_QUERY_INTERRUPTED, MYF(0));
+    *error= 1;
+    return 0;
+  }
+  if (rc != QC_OK)
+  {
+    warn(thd, "queue_wait: %s", qc_text(rc, e));
+    return wait_failed(thd, conn, is_null);
+  }
+  return idx >= 0 ? idx + 1 : 0;
+}
+
+/* ---------------- queue_end ---------------- */
+
+my_bool queue_end_init(UDF_INIT *initid, UDF_ARGS *, char *msg)
+{
+  if (!queue_engine_ready())
+  {
+    snprintf(msg, MYSQL_ERRMSG_SIZE, "%s", not_loaded_msg);
+    return 1;
+  }
+  initid->maybe_null= 0;
+  initid->const_item= 0;
+  return 0;
+}
+
+void queue_end_deinit(UDF_INIT *) {}
+
+/* Checks SELECT and DELETE on the owned row's table, if a row is owned.
+   True (error raised) when denied. */
+static bool deny_owned_table(THD *thd, Queue_conn *conn)
+{
+  char path[FN_REFLEN * 2];
+  if (qc_owned_path(conn->session, path, sizeof(path)) != QC_OK || !path[0])
+    return false;
+  std::string db, table;
+  if (!names_of_path(path, &db, &table))
+    return false;
+  return deny_access(thd, SELECT_ACL | DELETE_ACL, db, table);
+}
+
+long long queue_end(UDF_INIT *, UDF_ARGS *, char *, char *error)
+{
+  THD *thd= current_thd;
+  Queue_conn *conn= queue_conn_get(thd, false);
+  if (!conn)
+    return 1;                   /* never owned anything */
+  if (deny_owned_table(thd, conn))
+  {
+    *error= 1;
+    return 0;
+  }
+  qc_err e;
+  e.msg[0]= 0;
+  int rc= qc_end(conn->session, &e);
+  if (rc != QC_OK)
+  {
+    /* Not acknowledged: the row may still be there after a restart. */
+    my_printf_error(ER_UNKNOWN_ERROR, "queue_end(): %s", MYF(0), qc_text(rc, e));
+    *error= 1;
+    return 0;
+  }
+  return 1;
+}
+
+/* ---------------- queue_abort ---------------- */
+
+static bool in_owner_mode(THD *thd)
+{
+  Queue_conn *conn= queue_conn_get(thd, false);
+  return conn && qc_owner_mode(conn->session) == 1;
+}
+
+my_bool queue_abort_init(UDF_INIT *initid, UDF_ARGS *, char *msg)
+{
+  if (!queue_engine_ready())
+  {
+    snprintf(msg, MYSQL_ERRMSG_SIZE, "%s", not_loaded_msg);
+    return 1;
+  }
+  if (!in_owner_mode(current_thd))
+  {
+    snprintf(msg, MYSQL_ERRMSG_SIZE, "queue_abort(): not in owner mode");
+    return 1;
+  }
+  initid->maybe_null= 0;
+  initid->const_item= 0;
+  return 0;
+}
+
+void queue_abort_deinit(UDF_INIT *) {}
+
+long long queue_abort(UDF_INIT *, UDF_ARGS *, char *, char *error)
+{
+  THD *thd= current_thd;
+  Queue_conn *conn= queue_conn_get(thd, false);
+  int rc= conn ? qc_abort(conn->session) : QC_ESTATE;
+  if (rc != QC_OK)
+  {
+    /* e.g. queue_abort() twice in one statement */
+    my_printf_error(ER_UNKNOWN_ERROR, "queue_abort(): not in owner mode", MYF(0));
+    *error= 1;
+    return 0;
+  }
+  return 1;
+}
+
+/* ---------------- queue_rowid ---------------- */
+
+my_bool queue_rowid_init(UDF_INIT *initid, UDF_ARGS *args, char *msg)
+{
+  if (!queue_engine_ready())
+  {
+    snprintf(msg, MYSQL_ERRMSG_SIZE, "%s", not_loaded_msg);
+    return 1;
+  }
+  if (args->arg_count != 0)
+  {
+    snprintf(msg, MYSQL_ERRMSG_SIZE, "queue_rowid(): argument error");
+    return 1;
+  }
+  if (!in_owner_mode(current_thd))
+  {
+    snprintf(msg, MYSQL_ERRMSG_SIZE, "queue_rowid(): not in owner mode");
+    return 1;
+  }
+  initid->maybe_null= 1;
+  initid->const_item= 0;
+  return 0;
+}
+
+void queue_rowid_deinit(UDF_INIT *) {}
+
+long long queue_rowid(UDF_INIT *, UDF_ARGS *, char *is_null, char *error)
+{
+  Queue_conn *conn= queue_conn_get(current_thd, false);
+  uint64_t id= 0;
+  int has_row= 0;
+  int rc= conn ? qc_rowid(conn->session, &id, &has_row) : QC_ESTATE;
+  if (rc != QC_OK)
+  {
+    my_printf_error(ER_UNKNOWN_ERROR, "queue_rowid(): not in owner mode", MYF(0));
+    *error= 1;
+    return 0;
+  }
+  if (!has_row)
+  {
+    *is_null= 1;
+    return 0;
+  }
+  return (long long) id;
+}
+
+/* ---------------- queue_set_srcid ---------------- */
+
+my_bool queue_set_srcid_init(UDF_INIT *initid, UDF_ARGS *args, char *msg)
+{
+  if (!queue_engine_ready())
+  {
+    snprintf(msg, MYSQL_ERRMSG_SIZE, "%s", not_loaded_msg);
+    return 1;
+  }
+  if (args->arg_count != 3)
+  {
+    snprintf(msg, MYSQL_ERRMSG_SIZE, "queue_set_srcid(source,mode,rowid): argument error");
+    return 1;
+  }
+  args->arg_type[0]= INT_RESULT;
+  args->arg_type[1]= STRING_RESULT;
+  args->arg_type[2]= INT_RESULT;
+  initid->maybe_null= 1;
+  initid->const_item= 0;
+  return 0;
+}
+
+void queue_set_srcid_deinit(UDF_INIT *) {}
+
+long long queue_set_srcid(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
+{
+  THD *thd= current_thd;
+  if (!args->args[0] || !args->args[1] || !args->args[2])
+  {
+    warn(thd, "queue_set_srcid: NULL argument");
+    *is_null= 1;
+    return 0;
+  }
+  long long slot= *reinterpret_cast<const long long*>(args->args[0]);
+  long long rowid= *reinterpret_cast<const long long*>(args->args[2]);
+  if (slot < 0 || slot > 63)
+  {
+    warn(thd, "queue_set_srcid: source slot must be 0..63");
+    *is_null= 1;
+    return 0;
+  }
+  if (args->lengths[1] != 1 || (args->args[1][0] != 'a' && args->args[1][0] != 'w'))
+  {
+    warn(thd, "queue_set_srcid: mode must be 'a' or 'w'");
+    *is_null= 1;
+    return 0;
+  }
+  if (rowid < 0)
+  {
+    warn(thd, "queue_set_srcid: rowid must not be negative");
+    *is_null= 1;
+    return 0;
+  }
+  Queue_conn *conn= conn_for(thd);
+  if (!conn)
+  {
+    *error= 1;
+    return 0;
+  }
+  int rc= qc_set_srcid(conn->session, (int) slot, args->args[1][0], (uint64_t) rowid);
+  if (rc != QC_OK)
+  {
+    warn(thd, "queue_set_srcid: rejected by the queue (status %s)", rc == QC_EINVAL ?
+         "invalid argument" : "internal error");
+    *is_null= 1;
+    return 0;
+  }
+  return 1;
+}
+
+/* ---------------- queue_compact ---------------- */
+
+static my_bool one_table_init(UDF_INIT *initid, UDF_ARGS *args, char *msg,
+                              const char *usage)
+{
+  if (!queue_engine_ready())
+  {
+    snprintf(msg, MYSQL_ERRMSG_SIZE, "%s", not_loaded_msg);
+    return 1;
+  }
+  if (args->arg_count != 1)
+  {
+    snprintf(msg, MYSQL_ERRMSG_SIZE, "%s: argument error", usage);
+    return 1;
+  }
+  args->arg_type[0]= STRING_RESULT;
+  initid->maybe_null= 1;
+  initid->const_item= 0;
+  return 0;
+}
+
+my_bool queue_compact_init(UDF_INIT *initid, UDF_ARGS *args, char *msg)
+{
+  return one_table_init(initid, args, msg, "queue_compact(table_name)");
+}
+
+void queue_compact_deinit(UDF_INIT *) {}
+
+long long queue_compact(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
+{
+  THD *thd= current_thd;
+  Queue_spec s;
+  if (!resolve_spec(thd, "queue_compact", args->args[0], args->lengths[0], false, &s))
+  {
+    *is_null= 1;
+    return 0;
+  }
+  /* Rewrites the table's file: the same right as deleting its rows. */
+  if (deny_access(thd, SELECT_ACL | DELETE_ACL, s.db, s.table))
+  {
+    *error= 1;
+    return 0;
+  }
+  qc_err e;
+  e.msg[0]= 0;
+  int rc= qc_compact(s.path.c_str(), &e);
+  if (rc != QC_OK)
+  {
+    warn(thd, "queue_compact: %s: %s", s.table.c_str(), qc_text(rc, e));
+    *is_null= 1;
+    return 0;
+  }
+  return 1;
+}
+
+/* ---------------- queue_stats ---------------- */
+
+my_bool queue_stats_init(UDF_INIT *initid, UDF_ARGS *args, char *msg)
+{
+  if (one_table_init(initid, args, msg, "queue_stats(table_name)"))
+    return 1;
+  initid->ptr= nullptr;         /* result text, grown as needed */
+  initid->max_length= 1024;
+  return 0;
+}
+
+void queue_stats_deinit(UDF_INIT *initid)
+{
+  free(initid->ptr);
+  initid->ptr= nullptr;
+}
+
+char *queue_stats(UDF_INIT *initid, UDF_ARGS *args, char *result,
+                  unsigned long *length, char *is_null, char *error)
+{
+  THD *thd= current_thd;
+  Queue_spec s;
+  if (!resolve_spec(thd, "queue_stats", args->args[0], args->lengths[0], false, &s))
+  {
+    *is_null= 1;
+    return nullptr;
+  }
+  if (deny_access(thd, SELECT_ACL, s.db, s.table))
+  {
+    *error= 1;
+    return nullptr;
+  }
+  size_t cap= 1024, len= 0;
+  for (int attempt= 0; attempt < 3; attempt++)
+  {
+    char *buf= static_cast<char*>(realloc(initid->ptr, cap));
+    if (!buf)
+    {
+      my_error(ER_OUT_OF_RESOURCES, MYF(0));
+      *error= 1;
+      return nullptr;
+    }
+    initid->ptr= buf;
+    int rc= qc_stats_text(s.path.c_str(), buf, cap, &len);
+    if (rc == QC_OK)
+    {
+      *length= (unsigned long) len;
+      return buf;
+    }
+    if (rc != QC_ERANGE)
+    {
+      qc_err e;
+      e.msg[0]= 0;
+      warn(thd, "queue_stats: %s: %s", s.table.c_str(), qc_text(rc, e));
+      *is_null= 1;
+      return nullptr;
+    }
+    cap= len + 1;
+  }
+  warn(thd, "queue_stats: %s: statistics text keeps growing", s.table.c_str());
+  *is_null= 1;
+  return nullptr;
+}
+
+} /* extern "C" */
