@@ -287,7 +287,7 @@ static long long wait_failed(THD *thd, Queue_conn *conn, char *is_null)
 {
   qc_err e;
   e.msg[0]= 0;
-  if (conn)
+  if (conn && qc_owner_mode(conn->session) == 1)
   {
     int rc= qc_end(conn->session, &e);
     if (rc != QC_OK)
@@ -720,7 +720,8 @@ char *queue_stats(UDF_INIT *initid, UDF_ARGS *args, char *result,
     {
       qc_err e;
       e.msg[0]= 0;
-      warn(thd, "queue_stats: %s: %s", s.table.c_str(), qc_text(rc, e));
+      warn(thd, "queue_stats: %s: %s", s.table.c_str(),
+           rc == QC_ENOENT ? "not a queue table" : qc_text(rc, e));
       *is_null= 1;
       return nullptr;
     }

@@ -41,11 +41,7 @@ func (e *Expr) String() string { return e.src }
 func (e *Expr) Eval(payload []byte) (v int64, unsigned bool, null bool) {
 	// Evaluation is written not to panic (and fuzzed for it); the recover is
 	// the last line of defence inside the server: a panic reads as NULL.
-	defer func() {
-		if recover() != nil {
-			v, unsigned, null = 0, false, true
-		}
-	}()
+	defer recoverEval(&v, &unsigned, &null)
 	r := e.eval(payload)
 	if r.null {
 		return 0, false, true
@@ -55,13 +51,23 @@ func (e *Expr) Eval(payload []byte) (v int64, unsigned bool, null bool) {
 
 // Match reports whether the row passes: the value is non-NULL and non-zero.
 func (e *Expr) Match(payload []byte) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
+	defer recoverMatch(&ok)
 	r := e.eval(payload)
 	return !r.null && r.v != 0
+}
+
+// The deferred functions are named functions taking pointers, which the
+// compiler open-codes: a closure literal here cost several times more.
+func recoverEval(v *int64, unsigned, null *bool) {
+	if recover() != nil {
+		*v, *unsigned, *null = 0, false, true
+	}
+}
+
+func recoverMatch(ok *bool) {
+	if recover() != nil {
+		*ok = false
+	}
 }
 
 // compiler turns a parse tree into a tree of closures.
@@ -78,47 +84,27 @@ func (c *compiler) build(n *node) (evalFunc, bool) {
 	case opConst:
 		return constFunc(n.val), true
 	case opColumn:
-		return c.column(c.cols[n.col]), false
+		return columnReader(c.cols[n.col]), false
 	}
 	a, _ := c.build(n.a)
 	var b evalFunc
 	if n.b != nil {
 		b, _ = c.build(n.b)
 	}
-	f := combine(n.op, a, b, n)
+	var f evalFunc
+	if isComparison(n.op) {
+		f = c.comparison(n, a, b)
+	} else {
+		f = combine(n.op, a, b)
+	}
 	if !n.hasColumn {
 		return constFunc(f(nil)), true
 	}
 	return f, false
 }
 
-// column returns the reader of one column. The decoder was validated when
-// the column was referenced, so the error cannot occur here.
-func (c *compiler) column(col Column) evalFunc {
-	dec, width, err := columnDecoder(col)
-	if err != nil {
-		return constFunc(nullValue)
-	}
-	off, end := col.Offset, col.Offset+width
-	nullOff, nullMask := col.NullOffset, col.NullMask
-	if nullOff < 0 {
-		return func(p []byte) value {
-			if end > len(p) {
-				return nullValue
-			}
-			return dec(p[off:end])
-		}
-	}
-	return func(p []byte) value {
-		if nullOff >= len(p) || p[nullOff]&nullMask != 0 || end > len(p) {
-			return nullValue
-		}
-		return dec(p[off:end])
-	}
-}
-
 // combine makes the closure for one operation over compiled operands.
-func combine(o op, a, b evalFunc, n *node) evalFunc {
+func combine(o op, a, b evalFunc) evalFunc {
 	switch o {
 	case opOr:
 		return func(p []byte) value {
@@ -162,18 +148,6 @@ func combine(o op, a, b evalFunc, n *node) evalFunc {
 			}
 			return boolValue(!x.truth())
 		}
-	case opEq:
-		return comparison(a, b, n, func(c int) bool { return c == 0 })
-	case opNe:
-		return comparison(a, b, n, func(c int) bool { return c != 0 })
-	case opLt:
-		return comparison(a, b, n, func(c int) bool { return c < 0 })
-	case opLe:
-		return comparison(a, b, n, func(c int) bool { return c <= 0 })
-	case opGt:
-		return comparison(a, b, n, func(c int) bool { return c > 0 })
-	case opGe:
-		return comparison(a, b, n, func(c int) bool { return c >= 0 })
 	case opNullEq:
 		return func(p []byte) value {
 			x, y := a(p), b(p)
@@ -237,35 +211,6 @@ func unary(a evalFunc, f func(x value) value) evalFunc {
 			return nullValue
 		}
 		return f(x)
-	}
-}
-
-// comparison compiles a comparison. The common shape "column op constant" is
-// specialised so that the constant is not re-evaluated through a closure.
-func comparison(a, b evalFunc, n *node, test func(int) bool) evalFunc {
-	if !n.b.hasColumn {
-		y := b(nil)
-		if y.null {
-			return constFunc(nullValue)
-		}
-		return func(p []byte) value {
-			x := a(p)
-			if x.null {
-				return nullValue
-			}
-			return boolValue(test(compare(x, y)))
-		}
-	}
-	return func(p []byte) value {
-		x := a(p)
-		if x.null {
-			return nullValue
-		}
-		y := b(p)
-		if y.null {
-			return nullValue
-		}
-		return boolValue(test(compare(x, y)))
 	}
 }
 

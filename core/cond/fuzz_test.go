@@ -103,8 +103,13 @@ func FuzzEval(f *testing.F) {
 		if perr != nil {
 			t.Fatalf("Compile(%q) succeeded but parse failed: %v", src, perr)
 		}
+		kind := (&compiler{cols: fuzzCols}).sign(n)
 		for _, p := range [][]byte{payload, nil, payload[:len(payload)/2]} {
-			got := show(e.Eval(p))
+			v, u, null := e.Eval(p)
+			if !null && kind != kindDynamic && u != (kind == kindUnsigned) {
+				t.Fatalf("%q on % x: result %s, but its sign was derived as %d", src, p, show(v, u, null), kind)
+			}
+			got := show(v, u, null)
 			r := interpret(n, fuzzCols, p)
 			if want := show(r.v, r.u, r.null); r.null && (r.v != 0 || r.u) || !r.null && got != want || r.null && got != "NULL" {
 				t.Fatalf("%q on % x: compiled %s, interpreted %s", src, p, got, want)

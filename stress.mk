@@ -1,0 +1,31 @@
+# Multi-process stress test of the SQL functions through the sandbox server
+# (included by the Makefile: `include stress.mk`).
+#   make stress          quick exactly-once run, then a kill -9 run (< 1 min each)
+#   make stress-full     longer runs
+#   make stress-measure  latency and throughput numbers
+# The sandbox is started (or reused) by scripts/sandbox.sh; its port is
+# QUEUE_SANDBOX_PORT (default 3307).
+STRESS_PORT ?= $(or $(QUEUE_SANDBOX_PORT),3307)
+STRESS_DSN  ?= root@tcp(127.0.0.1:$(STRESS_PORT))/test
+STRESS_BIN  := $(ROOT)/build/queue-stress
+STRESS_ARGS := -dsn '$(STRESS_DSN)' -pidfile $(ROOT)/var/sandbox/mysqld.pid \
+               -restart 'QUEUE_SANDBOX_PORT=$(STRESS_PORT) $(ROOT)/scripts/sandbox.sh start'
+
+.PHONY: stress stress-full stress-measure stress-bin
+
+stress-bin:
+	@go build -o $(STRESS_BIN) ./cmd/queue-stress
+
+stress: build stress-bin
+	@QUEUE_SANDBOX_PORT=$(STRESS_PORT) scripts/sandbox.sh start
+	$(STRESS_BIN) $(STRESS_ARGS) -quick
+	$(STRESS_BIN) $(STRESS_ARGS) -quick -crash
+
+stress-full: build stress-bin
+	@QUEUE_SANDBOX_PORT=$(STRESS_PORT) scripts/sandbox.sh start
+	$(STRESS_BIN) $(STRESS_ARGS) -producers 4 -consumers 8 -messages 50000
+	$(STRESS_BIN) $(STRESS_ARGS) -producers 4 -consumers 8 -messages 50000 -crash
+
+stress-measure: build stress-bin
+	@QUEUE_SANDBOX_PORT=$(STRESS_PORT) scripts/sandbox.sh start
+	$(STRESS_BIN) $(STRESS_ARGS) -measure
