@@ -12,9 +12,17 @@
 #             available, so that the other systems can still be measured.
 #
 # Usage: scripts/bench-services.sh install|start|stop|status [postgres|redis|mariadb ...]
+#        scripts/bench-services.sh run BENCH_BINARY [ARGS...]
 # With no service named, install/start/stop act on postgres and redis.
 # install is idempotent (apt-get only when a package is missing); start is a
 # no-op for a service that already answers; stop stops only our instances.
+#
+# run is what `make bench` uses: it installs and starts what the benchmark
+# needs — the sandbox server with the queue engine on 127.0.0.1:3307 (or, if
+# the sandbox cannot be started, the fallback MariaDB on 3308, where the
+# queue engine is then reported as not available), PostgreSQL and Redis —
+# runs the benchmark binary with --mysql pointing at that server, and on exit
+# (also on error or Ctrl-C) stops exactly the servers it started.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -155,10 +163,113 @@ my_stop() {
 	log "mariadbd $pid still running"
 }
 
+# ---- run: start, benchmark, stop what was started -------------------------------
+
+SANDBOX_PORT=3307
+STARTED=()
+
+sandbox_up() { mariadb-admin --no-defaults -h 127.0.0.1 -P "$SANDBOX_PORT" -u root ping >/dev/null 2>&1; }
+
+# sandbox_start uses the project's sandbox (make sandbox-start, or
+# scripts/sandbox.sh start) when the tree has it.
+sandbox_start() {
+	if make -C "$ROOT" -n sandbox-start >/dev/null 2>&1; then
+		make -C "$ROOT" --no-print-directory sandbox-start >&2
+	elif [ -x "$ROOT/scripts/sandbox.sh" ]; then
+		"$ROOT/scripts/sandbox.sh" start >&2
+	else
+		return 1
+	fi
+}
+
+sandbox_stop() {
+	if make -C "$ROOT" -n sandbox-stop >/dev/null 2>&1; then
+		make -C "$ROOT" --no-print-directory sandbox-stop >&2 || true
+	elif [ -x "$ROOT/scripts/sandbox.sh" ]; then
+		"$ROOT/scripts/sandbox.sh" stop >&2 || true
+	fi
+}
+
+stop_started() {
+	local s
+	for s in "${STARTED[@]}"; do
+		case "$s" in
+		sandbox) sandbox_stop ;;
+		postgres) pg_stop ;;
+		redis) redis_stop ;;
+		mariadb) my_stop ;;
+		esac
+	done
+}
+
+run_bench() {
+	[ $# -ge 1 ] || { echo "usage: $0 run BENCH_BINARY [ARGS...]" >&2; exit 2; }
+	trap stop_started EXIT
+	trap 'exit 130' INT TERM
+	local dsn
+	if sandbox_up; then
+		log "using the running sandbox on $SANDBOX_PORT"
+		dsn="root@tcp(127.0.0.1:$SANDBOX_PORT)/test"
+	elif sandbox_start && sandbox_up; then
+		STARTED+=(sandbox)
+		dsn="root@tcp(127.0.0.1:$SANDBOX_PORT)/test"
+	else
+		log "no sandbox server with the queue engine: using plain MariaDB on $MY_PORT (queue engine not available)"
+		if ! my_up; then
+			[ -x /usr/sbin/mariadbd ] || { log "mariadbd missing: run scripts/setup.sh"; exit 1; }
+			my_start
+			STARTED+=(mariadb)
+		fi
+		dsn="root@tcp(127.0.0.1:$MY_PORT)/test"
+	fi
+	# BLACKHOLE: the sandbox loads plugins from its own plugin_dir. If that
+	# is this tree's build directory, link Debian's ha_blackhole.so into it
+	# (the bench then loads it with INSTALL SONAME); if it is elsewhere,
+	# measure BLACKHOLE on the plain MariaDB instead (same binary).
+	local extra=()
+	if [ "$dsn" != "root@tcp(127.0.0.1:$MY_PORT)/test" ]; then
+		local pdir
+		pdir="$(mariadb --no-defaults -h 127.0.0.1 -P "$SANDBOX_PORT" -u root -N -e 'SELECT @@plugin_dir' 2>/dev/null || true)"
+		pdir="${pdir%/}"
+		if [ -n "$pdir" ] && [ ! -e "$pdir/ha_blackhole.so" ]; then
+			case "$pdir" in
+			"$ROOT"/*) ln -sf /usr/lib/mysql/plugin/ha_blackhole.so "$pdir/ha_blackhole.so" ;;
+			*)
+				log "the sandbox's plugin_dir $pdir has no ha_blackhole.so: BLACKHOLE runs on the plain MariaDB on $MY_PORT"
+				if ! my_up; then
+					my_start
+					STARTED+=(mariadb)
+				fi
+				extra=(--blackhole-mysql "root@tcp(127.0.0.1:$MY_PORT)/test")
+				;;
+			esac
+		fi
+	fi
+	# PostgreSQL or Redis failing to install or start does not stop the
+	# run: the benchmark then reports that system as not available.
+	apt_install postgresql-15 || log "could not install postgresql-15"
+	apt_install redis-server redis-tools || log "could not install redis-server"
+	if ! pg_up; then
+		STARTED+=(postgres)
+		pg_start || log "postgres did not start; it is reported as not available"
+	fi
+	if ! redis_up; then
+		STARTED+=(redis)
+		redis_start || log "redis did not start; it is reported as not available"
+	fi
+	local bin="$1"
+	shift
+	"$bin" --mysql "$dsn" "${extra[@]}" --fsync-dir "$VAR" "$@"
+}
+
 # ---- dispatch ----------------------------------------------------------------
 
 cmd="${1:-}"
 shift || true
+if [ "$cmd" = run ]; then
+	run_bench "$@"
+	exit $?
+fi
 services=("$@")
 [ ${#services[@]} -eq 0 ] && services=(postgres redis)
 

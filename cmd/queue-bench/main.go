@@ -23,6 +23,7 @@ var allSystems = []string{"queue", "queue-1stmt", "innodb-rr", "innodb-rc", "bla
 type options struct {
 	mode       string
 	mysqlDSN   string
+	bhDSN      string
 	pgDSN      string
 	redisAddr  string
 	systems    string
@@ -71,6 +72,7 @@ func run() int {
 	quick := fs.Bool("quick", false, "same as --mode=quick")
 	smoke := fs.Bool("smoke", false, "same as --mode=smoke")
 	fs.StringVar(&o.mysqlDSN, "mysql", "root@tcp(127.0.0.1:3307)/test", "MariaDB server for queue, InnoDB, BLACKHOLE and GET_LOCK (go-sql-driver DSN)")
+	fs.StringVar(&o.bhDSN, "blackhole-mysql", "", "server for BLACKHOLE when the main one has no BLACKHOLE plugin (same mariadbd binary)")
 	fs.StringVar(&o.pgDSN, "pg", "postgres://postgres@127.0.0.1:5433/bench?sslmode=disable", "PostgreSQL connection string")
 	fs.StringVar(&o.redisAddr, "redis", "127.0.0.1:6380", "Redis address")
 	fs.StringVar(&o.systems, "systems", strings.Join(allSystems, ","), "systems to run")
@@ -373,7 +375,7 @@ func openSystems(ctx context.Context, o options, names []string) ([]System, []sy
 		case n == "innodb-rc":
 			s, err = newInnoDB(ctx, srv, n, "READ-COMMITTED", o.poll)
 		case n == "blackhole":
-			s, err = newBlackhole(ctx, srv)
+			s, err = newBlackhole(ctx, srv, o.bhDSN)
 		case n == "getlock":
 			s, err = newGetLock(ctx, srv, o.batch, o.poll)
 		}

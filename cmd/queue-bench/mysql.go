@@ -15,6 +15,7 @@ import (
 // queue engine, InnoDB, BLACKHOLE, GET_LOCK), so they are measured on one
 // server with one configuration.
 type mysqlServer struct {
+	addr  string  // host:port, for the report
 	dsn   string  // with interpolateParams, so a statement is one round trip
 	admin *sql.DB // for DDL, checks and pre-filling; not used by workers
 }
@@ -30,7 +31,7 @@ func openMySQL(ctx context.Context, dsn string) (*mysqlServer, error) {
 	cfg.InterpolateParams = true
 	cfg.Timeout = 5 * time.Second
 	cfg.MaxAllowedPacket = 64 << 20
-	s := &mysqlServer{dsn: cfg.FormatDSN()}
+	s := &mysqlServer{dsn: cfg.FormatDSN(), addr: cfg.Addr}
 	s.admin, err = sql.Open("mysql", s.dsn)
 	if err != nil {
 		return nil, err
