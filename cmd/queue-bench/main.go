@@ -50,7 +50,7 @@ var modes = map[string]options{
 	// Under 15 minutes on a 2-core machine with every system available.
 	"default": {scenarios: "enqueue,consume,mixed,latency", conns: "1,4,16,64", sizes: "100,4096",
 		warmup: 500 * time.Millisecond, duration: 2 * time.Second, repeat: 1,
-		prefill: "100:100000,4096:25000", latSamples: 1000, latConns: 4},
+		prefill: "100:60000,4096:10000", latSamples: 1000, latConns: 4},
 	// Under 2 minutes: 100-byte messages, the extremes of concurrency.
 	"quick": {scenarios: "enqueue,consume,mixed,latency", conns: "1,64", sizes: "100",
 		warmup: 300 * time.Millisecond, duration: time.Second, repeat: 1,
@@ -82,7 +82,7 @@ func run() int {
 	fs.DurationVar(&o.warmup, "warmup", -1, "warm-up per throughput step (default: per mode)")
 	fs.DurationVar(&o.duration, "duration", -1, "measured time per throughput step (default: per mode)")
 	fs.IntVar(&o.repeat, "repeat", 0, "repetitions of every step, interleaved (default: per mode)")
-	fs.StringVar(&o.prefill, "prefill", "", "messages pre-filled for consume, per size: 100:100000,4096:25000")
+	fs.StringVar(&o.prefill, "prefill", "", "messages pre-filled for consume, per size, e.g. 100:60000,4096:10000")
 	fs.IntVar(&o.latSamples, "latency-samples", 0, "messages in the latency scenario (default: per mode)")
 	fs.IntVar(&o.latConns, "latency-consumers", 0, "idle consumers in the latency scenario (default: per mode)")
 	fs.DurationVar(&o.latGap, "latency-gap", time.Millisecond, "pause between latency messages")
@@ -333,7 +333,7 @@ func summary(r Result) string {
 		if len(r.Latency) == 0 {
 			return r.Check
 		}
-		return fmt.Sprintf("p50 %.3f ms p99 %.3f ms — %s", ms(percentile(r.Latency, 50)), ms(percentile(r.Latency, 99)), r.Check)
+		return fmt.Sprintf("p50 %.3f ms p99 %.3f ms — %s [%.1f s]", ms(percentile(r.Latency, 50)), ms(percentile(r.Latency, 99)), r.Check, r.Elapsed.Seconds())
 	}
 	s := fmt.Sprintf("%s/s", fmtRate(r.Rate))
 	if r.Scenario == scMixed {
@@ -342,7 +342,7 @@ func summary(r Result) string {
 	if r.Drained {
 		s += " (drained)"
 	}
-	return s + " — " + r.Check
+	return fmt.Sprintf("%s — %s [%.1f s]", s, r.Check, r.Elapsed.Seconds())
 }
 
 // openSystems connects to every requested system; one that cannot be used

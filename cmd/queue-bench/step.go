@@ -321,15 +321,23 @@ func (r *runner) throughput(ctx context.Context, sys System, scenario string, co
 	if scenario != scConsume {
 		expected = mergeLedgers(prodLedgers)
 	}
-	chk := checkDelivery(expected, mergeLedgers(consLedgers), remaining)
-	res.Check = chk.String()
-	if !chk.OK() {
-		res.Failed = true
-	}
-	if res.Err != "" {
-		res.Check += "; error: " + res.Err
-	}
+	res.setCheck(checkDelivery(expected, mergeLedgers(consLedgers), remaining))
 	return res
+}
+
+// setCheck records the delivery check; an error during the step fails the
+// step even when every message was accounted for.
+func (res *Result) setCheck(chk deliveryCheck) {
+	switch {
+	case res.Err != "":
+		res.Failed = true
+		res.Check = "FAIL: error: " + res.Err + "; delivery " + chk.String()
+	case !chk.OK():
+		res.Failed = true
+		res.Check = chk.String()
+	default:
+		res.Check = chk.String()
+	}
 }
 
 // latencyStep measures delivery latency with idle consumers: consumers
@@ -423,13 +431,6 @@ func (r *runner) latencyStep(ctx context.Context, sys System, size int) (res Res
 	if err != nil {
 		return fail(fmt.Errorf("reading remaining messages: %w", err))
 	}
-	chk := checkDelivery(sent, got, remaining)
-	res.Check = chk.String()
-	if !chk.OK() {
-		res.Failed = true
-	}
-	if res.Err != "" {
-		res.Check += "; error: " + res.Err
-	}
+	res.setCheck(checkDelivery(sent, got, remaining))
 	return res
 }
