@@ -23,6 +23,7 @@ build: setup
 
 test: build
 	@scripts/test.sh
+	@$(MAKE) --no-print-directory bench-smoke
 
 go-test:
 	go test -race ./...
@@ -63,3 +64,6 @@ uninstall:
 
 clean:
 	rm -rf build
+
+# The comparative benchmark: bench, bench-quick, bench-smoke (docs/BENCHMARKS.md).
+include bench.mk
