@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"strings"
 	"time"
@@ -173,7 +174,10 @@ func (p *sqlProducer) Put(payload []byte) error {
 func (p *sqlProducer) Close() error { return p.db.Close() }
 
 // pollWait is how a polling consumer spends a second: it polls, and sleeps
-// interval between empty polls, until something arrives or a second passed.
+// about interval between empty polls, until something arrives or a second
+// passed. The sleep is jittered (0.5–1.5× interval) as in real pollers;
+// without it, idle consumers fall into step with the producer (all poll just
+// after a delivery) and the latency measured is the full interval.
 func pollWait(interval time.Duration, poll func() ([][]byte, error)) ([][]byte, error) {
 	deadline := time.Now().Add(time.Second)
 	for {
@@ -181,6 +185,6 @@ func pollWait(interval time.Duration, poll func() ([][]byte, error)) ([][]byte, 
 		if err != nil || len(msgs) > 0 || time.Now().After(deadline) {
 			return msgs, err
 		}
-		time.Sleep(interval)
+		time.Sleep(interval/2 + rand.N(interval+1))
 	}
 }
