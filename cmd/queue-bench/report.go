@@ -168,7 +168,7 @@ func (rp *report) writeMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "- latency: %d messages sent one at a time to %d idle consumers, %v apart; polling systems poll every %v when empty\n",
 		rp.Latency.Samples, rp.Latency.Consumers, rp.Latency.Gap, rp.Poll)
 	fmt.Fprintf(w, "- every step checks that each message was delivered exactly once (produced = consumed + remaining)\n")
-	fmt.Fprintf(w, "- ratios are to **%s** at the same connection count and message size (above 1× means faster than %s)\n\n", rp.Baseline, rp.Baseline)
+	fmt.Fprintf(w, "- ratios are to **%s** at the same connection count and message size: for rates, above 1× means faster than %s; for latency, above 1× means slower\n\n", rp.Baseline, rp.Baseline)
 	fmt.Fprintf(w, "## Systems\n\n")
 	for _, s := range rp.Systems {
 		if s.Why != "" {
