@@ -1,6 +1,10 @@
 package core
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"syscall"
+)
 
 // Sentinel errors. Callers match them with errors.Is; they are wrapped with
 // file and offset context where there is one.
@@ -25,3 +29,28 @@ var (
 	// ErrBadArgument is returned for invalid arguments (relay slot, ...).
 	ErrBadArgument = errors.New("queue: bad argument")
 )
+
+// fileError wraps a sentinel with the file, the offset and the cause.
+func fileError(sentinel error, file string, off int64, cause error) error {
+	if cause == nil {
+		return fmt.Errorf("%w: %s at offset %d", sentinel, file, off)
+	}
+	return fmt.Errorf("%w: %s at offset %d: %w", sentinel, file, off, cause)
+}
+
+// classifyWriteError maps a write/allocate failure to ErrNoSpace (clean,
+// retryable) or ErrIO (sticky).
+func classifyWriteError(file string, off int64, err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fileError(ErrNoSpace, file, off, err)
+	}
+	return fileError(ErrIO, file, off, err)
+}
+
+// recoverError turns a panic into an error so no panic escapes an exported
+// function into the server. Use as: defer recoverError(&err).
+func recoverError(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("queue: internal error: %v", r)
+	}
+}

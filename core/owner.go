@@ -1,10 +1,26 @@
 package core
 
+import (
+	"fmt"
+	"sync"
+)
+
 // Session is one connection's ownership state. A session owns at most one
 // row. Methods must not be called concurrently for the same session (one
 // connection runs one statement at a time); different sessions run in parallel.
+//
+// Ownership lives in memory only: the table's owned map (guarded by its mu)
+// is the truth; the session's table/id are a pointer into it. When the table
+// forgets the ownership (Remove of the row, Truncate, Close, Drop) the
+// session's pointer becomes inert.
 type Session struct {
-	// implementation-defined
+	// mu guards the fields below: a waker goroutine assigns rows to a
+	// waiting session while its connection may call Cancel.
+	mu        sync.Mutex
+	ownerMode bool
+	table     *Table
+	id        uint64
+	waiter    *Waiter
 }
 
 // NewSession returns a session outside owner mode.
@@ -12,26 +28,237 @@ func NewSession() *Session { return &Session{} }
 
 // OwnerMode reports whether the session is in owner mode (after a take or a
 // wait timeout, until Consume/Release/Leave).
-func (s *Session) OwnerMode() bool { return false }
+func (s *Session) OwnerMode() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ownerMode
+}
 
 // Owned returns the owned row's table and id; t is nil when nothing is owned
 // (or the ownership became inert through Drop/Truncate/Remove).
-func (s *Session) Owned() (t *Table, id uint64) { return nil, 0 }
+func (s *Session) Owned() (t *Table, id uint64) {
+	s.mu.Lock()
+	t, id = s.table, s.id
+	s.mu.Unlock()
+	if t == nil {
+		return nil, 0
+	}
+	t.mu.RLock()
+	owner := t.owned[id]
+	t.mu.RUnlock()
+	if owner != s {
+		return nil, 0
+	}
+	return t, id
+}
+
+// setOwned records an assignment; the caller holds t.mu (write) and has put
+// s in t.owned.
+func (s *Session) setOwned(t *Table, id uint64) {
+	s.mu.Lock()
+	s.ownerMode = true
+	s.table, s.id = t, id
+	s.mu.Unlock()
+}
+
+func (s *Session) clear() {
+	s.mu.Lock()
+	s.ownerMode = false
+	s.table, s.id = nil, 0
+	s.mu.Unlock()
+}
+
+// ErrOwning is returned by TryTake/Register when the session still owns a row.
+var ErrOwning = fmt.Errorf("%w: the session owns a row (consume or release it first)", ErrBadArgument)
 
 // TryTake gives the session the oldest live, unowned row passing the filter
 // of the first spec that has one, and enters owner mode. Returns the 0-based
 // spec index, or -1 if no spec has a row (owner mode is entered anyway, as
 // Q4M does on timeout). The session must own nothing (call Consume first).
-func (s *Session) TryTake(specs []Spec) (int, error) { return -1, ErrNotImplemented }
+func (s *Session) TryTake(specs []Spec) (idx int, err error) {
+	defer recoverError(&err)
+	if t, _ := s.Owned(); t != nil {
+		return -1, ErrOwning
+	}
+	idx, err = s.tryTake(specs)
+	if err != nil {
+		return -1, err
+	}
+	if idx < 0 {
+		s.mu.Lock()
+		s.ownerMode = true
+		s.table, s.id = nil, 0
+		s.mu.Unlock()
+	}
+	return idx, nil
+}
+
+// tryTake tries the specs in order, locking one table at a time.
+func (s *Session) tryTake(specs []Spec) (int, error) {
+	for i, sp := range specs {
+		if sp.Table == nil {
+			return -1, fmt.Errorf("%w: spec %d has no table", ErrBadArgument, i)
+		}
+		if sp.Filter != nil && sp.Filter.t != sp.Table {
+			return -1, fmt.Errorf("%w: spec %d: filter of another table", ErrBadArgument, i)
+		}
+	}
+	for i, sp := range specs {
+		t := sp.Table
+		t.mu.Lock()
+		if t.closed {
+			t.mu.Unlock()
+			return -1, ErrClosed
+		}
+		_, ok, err := t.takeLocked(sp.filter(), s)
+		t.mu.Unlock()
+		if err != nil {
+			return -1, err
+		}
+		if ok {
+			t.st.waitImmediate.Add(1)
+			return i, nil
+		}
+	}
+	return -1, nil
+}
+
+func (sp Spec) filter() *Filter {
+	if sp.Filter != nil {
+		return sp.Filter
+	}
+	return sp.Table.all
+}
+
+// takeLocked assigns to s the oldest live unowned row at or after f.pos that
+// passes f. Caller holds t.mu for writing. Reading payloads for a filter
+// happens under the lock; rows are in the page cache in the common case.
+func (t *Table) takeLocked(f *Filter, s *Session) (uint64, bool, error) {
+	if t.deleting > 0 || t.closed {
+		return 0, false, nil
+	}
+	var buf []byte
+	var ioErr error
+	seg, i, found := t.nextLiveLocked(f.pos, func(id uint64) bool {
+		if t.owned[id] != nil {
+			return false
+		}
+		if f.match == nil {
+			return true
+		}
+		seg, k, _ := t.locateLocked(id)
+		p, err := readPayload(seg.f, seg.offs[k], seg.lens[k], buf)
+		if err != nil {
+			ioErr = fileError(ErrIO, seg.name, int64(seg.offs[k]), err)
+			return true
+		}
+		buf = p
+		if f.match(p) {
+			return true
+		}
+		f.pos = id + 1 // rows before pos fail, are owned or removed
+		return false
+	})
+	if ioErr != nil {
+		return 0, false, ioErr
+	}
+	if !found {
+		if t.nextID > f.pos {
+			f.pos = t.nextID
+		}
+		return 0, false, nil
+	}
+	id := seg.idAt(i)
+	f.pos = id + 1
+	t.owned[id] = s
+	s.setOwned(t, id)
+	return id, true, nil
+}
 
 // Consume durably removes the owned row (if any, and if still live) and
 // leaves owner mode (queue_end, and the first step of queue_wait).
-func (s *Session) Consume() error { return ErrNotImplemented }
+func (s *Session) Consume() (err error) {
+	defer recoverError(&err)
+	t, id := s.Owned()
+	if t == nil {
+		s.clear()
+		return nil
+	}
+	_, err = t.Remove([]uint64{id})
+	if err != nil {
+		// Not removed: give the row back so it is delivered again.
+		t.release(s, id)
+		s.clear()
+		return err
+	}
+	s.clear()
+	return nil
+}
 
 // Release returns the owned row to its original position (delivered next),
 // leaves owner mode and wakes waiters (queue_abort, disconnect). byClose
 // selects which statistic counts it. Returns whether a row was released.
-func (s *Session) Release(byClose bool) bool { return false }
+func (s *Session) Release(byClose bool) bool {
+	t, id := s.Owned()
+	s.clear()
+	if t == nil {
+		return false
+	}
+	if !t.release(s, id) {
+		return false
+	}
+	if byClose {
+		t.st.restoredByClose.Add(1)
+	} else {
+		t.st.restoredByAbort.Add(1)
+	}
+	t.wake()
+	return true
+}
+
+// release forgets s's ownership of id and moves back the position of every
+// filter the row passes, so it is delivered next. It reports whether s owned
+// the row.
+func (t *Table) release(s *Session, id uint64) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = true // the ownership is gone; a filter panicked
+		}
+	}()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.owned[id] != s {
+		return false
+	}
+	delete(t.owned, id)
+	seg, i, found := t.locateLocked(id)
+	if !found || !seg.isLive(i) {
+		return true
+	}
+	var payload []byte
+	for _, f := range t.filters {
+		if f.pos <= id {
+			continue
+		}
+		if f.match != nil {
+			if payload == nil {
+				p, err := readPayload(seg.f, seg.offs[i], seg.lens[i], nil)
+				if err != nil {
+					f.pos = id // cannot evaluate: rescan from here
+					continue
+				}
+				payload = p
+			}
+			if !f.match(payload) {
+				continue
+			}
+		}
+		f.pos = id
+	}
+	return true
+}
 
 // Leave leaves owner mode; the session must own nothing.
-func (s *Session) Leave() {}
+func (s *Session) Leave() {
+	s.clear()
+}

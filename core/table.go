@@ -1,6 +1,15 @@
 package core
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
 
 // Options configure a table. The zero value is the production setting.
 type Options struct {
@@ -8,115 +17,497 @@ type Options struct {
 	SegmentSize int64 // 0: default (64 MiB)
 	// NoBackground disables the background compaction goroutine (tests).
 	NoBackground bool
+	// Prealloc selects how segment space is prepared ahead of the writer
+	// (see prealloc.go). The zero value is the fastest durable mode measured.
+	Prealloc PreallocMode
 }
+
+const defaultSegmentSize = 64 << 20
+
+func (o *Options) norm() {
+	if o.FS == nil {
+		o.FS = OSFS{}
+	}
+	if o.SegmentSize <= 0 {
+		o.SegmentSize = defaultSegmentSize
+	}
+	if o.SegmentSize > 1<<30 {
+		o.SegmentSize = 1 << 30
+	}
+}
+
+// tableSeq numbers tables for a canonical lock order and identity.
+var tableSeq atomic.Uint64
 
 // Table is one open queue table. All methods are safe for concurrent use.
 // One *Table exists per table directory in a process: the layer above keeps
 // the registry (path -> *Table) and must not open the same directory twice.
+//
+// Lock order: waitMu (global, wait.go) → compactMu → wmu → mu → Session.mu.
+// cmu is a leaf lock; notify callbacks run with no lock held.
 type Table struct {
-	// implementation-defined
+	fs   FS
+	opts Options
+	id   uint64 // from tableSeq
+
+	mu       sync.RWMutex
+	dir      string                // guarded by mu (written with wmu held too)
+	segs     []*segment            // guarded by mu; ordered by seq, last is active
+	nextID   uint64                // guarded by mu: next row id to assign
+	marks    [MaxRelaySlots]uint64 // guarded by mu
+	owned    map[uint64]*Session   // guarded by mu: row id -> owner
+	filters  map[string]*Filter    // guarded by mu
+	all      *Filter               // match-all filter
+	live     uint64                // guarded by mu: live rows
+	closed   bool                  // guarded by mu
+	deleting int                   // guarded by mu: running non-owner DELETEs
+	updated  time.Time             // guarded by mu
+
+	// Committer state (commit.go).
+	cmu      sync.Mutex // guards pending, stopping
+	ccond    *sync.Cond
+	pending  []*request
+	stopping bool
+	wmu      sync.Mutex // held while a batch is written; excludes truncate/rename/close
+	broken   error      // guarded by wmu: sticky I/O error
+	wbuf     []byte     // guarded by wmu
+	loopDone chan struct{}
+
+	compactMu sync.Mutex // serialises compactions and excludes truncate/rename/close
+	bgStop    chan struct{}
+	bgKick    chan struct{}
+	bgDone    chan struct{}
+
+	// waiters is guarded by the global waitMu (wait.go).
+	waiters  []*Waiter
+	nwaiters atomic.Int32
+
+	created time.Time
+	st      counters
 }
 
 // Create makes a new, empty table directory (fsyncs it and its parent).
 // It fails with ErrExists if dir already exists.
-func Create(dir string, opts Options) error { return ErrNotImplemented }
+func Create(dir string, opts Options) (err error) {
+	defer recoverError(&err)
+	opts.norm()
+	fsys := opts.FS
+	if ok, err := fsys.Exists(dir); err != nil {
+		return fmt.Errorf("queue: create %s: %w", dir, err)
+	} else if ok {
+		return fmt.Errorf("%w: %s", ErrExists, dir)
+	}
+	if err := fsys.Mkdir(dir); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%w: %s", ErrExists, dir)
+		}
+		return fmt.Errorf("queue: create %s: %w", dir, err)
+	}
+	// The first segment is written like a truncate segment: temp file,
+	// sync, rename, directory sync.
+	var st stateRecord
+	st.nextRowID = 1
+	if err := writeFreshSegment(fsys, dir, 1, 0, kindTruncate, &st); err != nil {
+		_ = removeAll(fsys, dir)
+		return err
+	}
+	if err := fsys.SyncDir(filepath.Dir(dir)); err != nil {
+		return fileError(ErrIO, filepath.Dir(dir), 0, err)
+	}
+	return nil
+}
+
+// writeFreshSegment writes a segment holding only its header, a state
+// record and a commit, durably under its final name (via a temp file).
+func writeFreshSegment(fsys FS, dir string, seq, base uint64, kind byte, st *stateRecord) error {
+	name := filepath.Join(dir, segmentName(seq))
+	tmp := name + tmpSuffix
+	_ = fsys.Remove(tmp)
+	f, err := fsys.Create(tmp)
+	if err != nil {
+		return classifyWriteError(tmp, 0, err)
+	}
+	var b []byte
+	b = segmentHeader{seq: seq, base: base, kind: kind}.encode(b)
+	b = st.encode(b)
+	b = appendCommitFrame(b, 1, 0)
+	if _, err := f.WriteAt(b, 0); err != nil {
+		_ = f.Close()
+		_ = fsys.Remove(tmp)
+		return classifyWriteError(tmp, 0, err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		_ = fsys.Remove(tmp)
+		return fileError(ErrIO, tmp, 0, err)
+	}
+	if err := f.Close(); err != nil {
+		return fileError(ErrIO, tmp, 0, err)
+	}
+	if err := fsys.Rename(tmp, name); err != nil {
+		return fileError(ErrIO, name, 0, err)
+	}
+	if err := fsys.SyncDir(dir); err != nil {
+		return fileError(ErrIO, dir, 0, err)
+	}
+	return nil
+}
 
 // Open opens (recovering if needed) the table in dir.
-func Open(dir string, opts Options) (*Table, error) { return nil, ErrNotImplemented }
+func Open(dir string, opts Options) (t *Table, err error) {
+	defer recoverError(&err)
+	opts.norm()
+	t = &Table{
+		fs:       opts.FS,
+		opts:     opts,
+		id:       tableSeq.Add(1),
+		dir:      dir,
+		owned:    make(map[uint64]*Session),
+		filters:  make(map[string]*Filter),
+		loopDone: make(chan struct{}),
+		bgStop:   make(chan struct{}),
+		bgKick:   make(chan struct{}, 1),
+		bgDone:   make(chan struct{}),
+		created:  time.Now(),
+	}
+	t.all = &Filter{t: t, pos: 1}
+	t.filters[""] = t.all
+	t.ccond = sync.NewCond(&t.cmu)
+	if err := t.recover(); err != nil {
+		t.closeFiles()
+		return nil, err
+	}
+	go t.commitLoop()
+	if !opts.NoBackground {
+		go t.background()
+	} else {
+		close(t.bgDone)
+	}
+	return t, nil
+}
 
 // Destroy removes a table directory that is not open, durably.
 // A missing directory is not an error.
-func Destroy(dir string, opts Options) error { return ErrNotImplemented }
+func Destroy(dir string, opts Options) (err error) {
+	defer recoverError(&err)
+	opts.norm()
+	if err := removeAll(opts.FS, dir); err != nil {
+		return fmt.Errorf("queue: destroy %s: %w", dir, err)
+	}
+	if err := opts.FS.SyncDir(filepath.Dir(dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fileError(ErrIO, filepath.Dir(dir), 0, err)
+	}
+	return nil
+}
 
 // Close writes a checkpoint, stops background work and closes the files.
 // Waiters registered on the table are woken with no row; sessions that own a
 // row of this table keep a harmless, inert ownership (Consume/Release do nothing).
-func (t *Table) Close() error { return ErrNotImplemented }
+func (t *Table) Close() (err error) {
+	defer recoverError(&err)
+	return t.shutdown(true)
+}
+
+// shutdown stops the committer and background work, makes owners inert,
+// wakes waiters, optionally writes a checkpoint and closes files.
+func (t *Table) shutdown(checkpoint bool) error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return ErrClosed
+	}
+	t.closed = true
+	t.owned = make(map[uint64]*Session)
+	t.mu.Unlock()
+
+	t.cancelWaiters()
+
+	// Stop background compaction first (it may hold compactMu), then let the
+	// committer drain requests already queued.
+	close(t.bgStop)
+	<-t.bgDone
+	t.compactMu.Lock() // wait for a Compact call in progress
+	t.compactMu.Unlock()
+	t.cmu.Lock()
+	t.stopping = true
+	t.ccond.Broadcast()
+	t.cmu.Unlock()
+	<-t.loopDone
+
+	var err error
+	t.wmu.Lock()
+	if checkpoint && t.broken == nil {
+		err = t.writeCheckpoint()
+	}
+	t.wmu.Unlock()
+	t.closeFiles()
+	return err
+}
+
+func (t *Table) closeFiles() {
+	t.mu.Lock()
+	segs := t.segs
+	t.segs = nil
+	t.mu.Unlock()
+	for _, s := range segs {
+		s.release()
+	}
+}
 
 // Drop closes the table and deletes its directory durably (DROP TABLE).
 // Same effect on waiters and owners as Close.
-func (t *Table) Drop() error { return ErrNotImplemented }
+func (t *Table) Drop() (err error) {
+	defer recoverError(&err)
+	if err := t.shutdown(false); err != nil && !errors.Is(err, ErrClosed) {
+		return err
+	}
+	return Destroy(t.Dir(), t.opts)
+}
 
 // Rename moves the open table to newDir (RENAME TABLE / ALTER). The *Table
 // stays valid and keeps its rows, owners and waiters.
-func (t *Table) Rename(newDir string) error { return ErrNotImplemented }
-
-// Truncate removes every row durably and restarts row ids at 1. Rows owned
-// at that moment become inert for their owners; relay marks are reset.
-func (t *Table) Truncate() error { return ErrNotImplemented }
-
-// Dir returns the table's current directory.
-func (t *Table) Dir() string { return "" }
-
-// Append writes rows (one statement's worth) durably: it returns only after
-// the rows and a commit frame are fdatasync'ed. Rows are atomic across a crash.
-// Concurrent Appends (and Removes) share one write and one sync.
-// With relay != nil and !relay.Reset, if relay.RowID <= the table's mark for
-// relay.Slot, nothing is written and skipped is true. Otherwise the mark is
-// set to relay.RowID in the same commit as the rows.
-// firstID is the row id of rows[0]; the others follow by +1.
-// After commit, waiting sessions whose filter matches are handed rows.
-func (t *Table) Append(rows [][]byte, relay *Relay) (firstID uint64, skipped bool, err error) {
-	return 0, false, ErrNotImplemented
+func (t *Table) Rename(newDir string) (err error) {
+	defer recoverError(&err)
+	t.compactMu.Lock()
+	defer t.compactMu.Unlock()
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	t.mu.RLock()
+	closed, old := t.closed, t.dir
+	t.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	if ok, err := t.fs.Exists(newDir); err != nil {
+		return fmt.Errorf("queue: rename %s: %w", newDir, err)
+	} else if ok {
+		return fmt.Errorf("%w: %s", ErrExists, newDir)
+	}
+	if err := t.fs.Rename(old, newDir); err != nil {
+		return fmt.Errorf("queue: rename %s to %s: %w", old, newDir, err)
+	}
+	t.mu.Lock()
+	t.dir = newDir
+	t.mu.Unlock()
+	if err := t.fs.SyncDir(filepath.Dir(newDir)); err != nil {
+		return fileError(ErrIO, filepath.Dir(newDir), 0, err)
+	}
+	if filepath.Dir(old) != filepath.Dir(newDir) {
+		if err := t.fs.SyncDir(filepath.Dir(old)); err != nil {
+			return fileError(ErrIO, filepath.Dir(old), 0, err)
+		}
+	}
+	return nil
 }
 
-// Remove removes rows by id durably (returns after fdatasync). Ids that are
-// unknown or already removed are ignored and change no counter. Rows owned by
-// a session are removed too (the caller decides visibility); their owner's
-// ownership becomes inert. Returns the number of rows actually removed.
-func (t *Table) Remove(ids []uint64) (removed int, err error) { return 0, ErrNotImplemented }
+// Dir returns the table's current directory.
+func (t *Table) Dir() string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.dir
+}
 
 // Get returns a copy of the payload of row id, appended to buf[:0].
 // ErrNotFound if the id was never written or is removed.
-func (t *Table) Get(id uint64, buf []byte) ([]byte, error) { return nil, ErrNotImplemented }
+func (t *Table) Get(id uint64, buf []byte) (out []byte, err error) {
+	defer recoverError(&err)
+	t.mu.RLock()
+	if t.closed {
+		t.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	s, i, ok := t.locateLocked(id)
+	if !ok || !s.isLive(i) {
+		t.mu.RUnlock()
+		return nil, fmt.Errorf("%w: row %d", ErrNotFound, id)
+	}
+	off, n := s.offs[i], s.lens[i]
+	s.acquire()
+	t.mu.RUnlock()
+	defer s.release()
+	out, err = readPayload(s.f, off, n, buf)
+	if err != nil {
+		return nil, fileError(ErrIO, s.name, int64(off), err)
+	}
+	return out, nil
+}
+
+// locateLocked finds the segment and index of row id. Caller holds mu.
+func (t *Table) locateLocked(id uint64) (*segment, int, bool) {
+	k := t.segForLocked(id)
+	if k >= len(t.segs) {
+		return nil, 0, false
+	}
+	s := t.segs[k]
+	i, ok := s.find(id)
+	return s, i, ok
+}
+
+// segForLocked returns the index of the first segment whose maxID is
+// >= id (the only segment that can hold id, or the start of a forward walk).
+func (t *Table) segForLocked(id uint64) int {
+	return sort.Search(len(t.segs), func(k int) bool {
+		return t.segs[k].maxID >= id
+	})
+}
+
+// nextVisibleLocked returns the first live row with id >= from that pred
+// accepts, walking segments in id order. Caller holds mu.
+func (t *Table) nextLiveLocked(from uint64, pred func(id uint64) bool) (*segment, int, bool) {
+	for k := t.segForLocked(from); k < len(t.segs); k++ {
+		s := t.segs[k]
+		for i := s.nextLive(s.lowerBound(from)); i < s.nrows(); i = s.nextLive(i + 1) {
+			if pred == nil || pred(s.idAt(i)) {
+				return s, i, true
+			}
+		}
+	}
+	return nil, 0, false
+}
 
 // Count is the number of live rows, owned ones included (COUNT(*)).
-func (t *Table) Count() uint64 { return 0 }
+func (t *Table) Count() uint64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.live
+}
 
 // RelayMark returns the relay high-water mark of a slot.
-func (t *Table) RelayMark(slot int) uint64 { return 0 }
+func (t *Table) RelayMark(slot int) uint64 {
+	if slot < 0 || slot >= MaxRelaySlots {
+		return 0
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.marks[slot]
+}
 
 // CreateTime and UpdateTime feed SHOW TABLE STATUS.
-func (t *Table) CreateTime() time.Time { return time.Time{} }
-func (t *Table) UpdateTime() time.Time { return time.Time{} }
-
-// Compact runs a compaction now (queue_compact); normally it runs in the background.
-func (t *Table) Compact() error { return ErrNotImplemented }
+func (t *Table) CreateTime() time.Time { return t.created }
+func (t *Table) UpdateTime() time.Time {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.updated
+}
 
 // BeginDelete / EndDelete bracket a non-owner DELETE statement: while any is
 // running (a counter, not a flag) no row is handed to takers or waiters.
 // EndDelete wakes waiters.
-func (t *Table) BeginDelete() {}
-func (t *Table) EndDelete()   {}
+func (t *Table) BeginDelete() {
+	t.mu.Lock()
+	t.deleting++
+	t.mu.Unlock()
+}
+
+func (t *Table) EndDelete() {
+	t.mu.Lock()
+	if t.deleting > 0 {
+		t.deleting--
+	}
+	t.mu.Unlock()
+	t.wake()
+}
 
 // Filter returns the table's cached filter for key, compiling it with compile
 // on first use. Key "" is the match-all filter. Each filter keeps its own scan
 // position so finding the oldest eligible row is not a scan of the queue.
-func (t *Table) Filter(key string, compile func() (MatchFunc, error)) (*Filter, error) {
-	return nil, ErrNotImplemented
+func (t *Table) Filter(key string, compile func() (MatchFunc, error)) (f *Filter, err error) {
+	defer recoverError(&err)
+	t.mu.RLock()
+	f, ok := t.filters[key]
+	closed := t.closed
+	t.mu.RUnlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if ok {
+		return f, nil
+	}
+	m, err := compile()
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if f, ok := t.filters[key]; ok {
+		return f, nil
+	}
+	f = &Filter{t: t, key: key, match: m, pos: 1}
+	t.filters[key] = f
+	return f, nil
 }
 
 // Filter is a compiled condition bound to one table.
 type Filter struct {
-	// implementation-defined
+	t     *Table
+	key   string
+	match MatchFunc // nil: every row
+	// pos is guarded by t.mu. Invariant: every row with id < pos is
+	// removed, owned, or fails match. Release of a matching row below pos
+	// moves pos back to it; nothing else moves it backwards.
+	pos uint64
 }
 
 // Cursor iterates the rows a session may see, in row-id order.
 type Cursor struct {
-	// implementation-defined
+	t    *Table
+	s    *Session
+	next uint64
+	done bool
 }
 
 // Scan returns a cursor over the rows visible to s (s may be nil = no
 // session). Visibility: if s is in owner mode, only s's owned row if it is
 // live and belongs to t; otherwise all live rows not owned by any session.
 // Rows committed after the cursor was created may or may not be seen.
-func (t *Table) Scan(s *Session) *Cursor { return &Cursor{} }
+func (t *Table) Scan(s *Session) *Cursor { return &Cursor{t: t, s: s, next: 1} }
 
 // Next copies the next visible row's payload into buf[:0] and returns it with
 // its id. ok is false at the end.
 func (c *Cursor) Next(buf []byte) (id uint64, payload []byte, ok bool, err error) {
-	return 0, nil, false, ErrNotImplemented
+	defer recoverError(&err)
+	if c.done || c.t == nil {
+		return 0, nil, false, nil
+	}
+	t := c.t
+	if c.s != nil && c.s.OwnerMode() {
+		c.done = true
+		ot, oid := c.s.Owned()
+		if ot != t {
+			return 0, nil, false, nil
+		}
+		p, err := t.Get(oid, buf)
+		if errors.Is(err, ErrNotFound) {
+			return 0, nil, false, nil
+		}
+		if err != nil {
+			return 0, nil, false, err
+		}
+		return oid, p, true, nil
+	}
+	t.mu.RLock()
+	if t.closed {
+		t.mu.RUnlock()
+		return 0, nil, false, ErrClosed
+	}
+	seg, i, found := t.nextLiveLocked(c.next, func(id uint64) bool { return t.owned[id] == nil })
+	if !found {
+		t.mu.RUnlock()
+		c.done = true
+		return 0, nil, false, nil
+	}
+	id = seg.idAt(i)
+	off, n := seg.offs[i], seg.lens[i]
+	seg.acquire()
+	t.mu.RUnlock()
+	defer seg.release()
+	c.next = id + 1
+	payload, err = readPayload(seg.f, off, n, buf)
+	if err != nil {
+		return 0, nil, false, fileError(ErrIO, seg.name, int64(off), err)
+	}
+	return id, payload, true, nil
 }
 
 // Close releases the cursor.
-func (c *Cursor) Close() {}
+func (c *Cursor) Close() { c.done = true }

@@ -1,8 +1,33 @@
 package core
 
+import (
+	"fmt"
+	"sync"
+)
+
+// waitMu guards every table's waiter list and every Waiter's done/result.
+// It is the first lock of the lock order (before any Table.mu), so a waker
+// never holds one table's lock while taking another's (Q4M L9): it takes
+// waitMu, then one table's mu at a time. Notify callbacks run after waitMu
+// is released.
+var waitMu sync.Mutex
+
 // Waiter is a registered, pending queue_wait.
 type Waiter struct {
-	// implementation-defined
+	s      *Session
+	specs  []Spec
+	notify func()
+
+	// guarded by waitMu
+	done   bool
+	result int
+
+	// nmu serialises notify against Cancel: fire holds it while calling
+	// notify and Cancel takes it after marking the waiter cancelled, so
+	// once Cancel returns notify is neither running nor called later.
+	nmu       sync.Mutex
+	cancelled bool // guarded by nmu
+	fired     bool // guarded by nmu
 }
 
 // Register is TryTake that, when no spec has a row, registers the session as
@@ -14,14 +39,159 @@ type Waiter struct {
 // notify is called exactly once, from another goroutine, after core released
 // its locks (so notify may take the caller's mutex; it must not call core).
 // notify is also called when a table of the waiter is closed/dropped/truncated.
+//
+// The caller must not hold the mutex that notify takes while calling Cancel
+// (Cancel waits for a notify in progress).
 func (s *Session) Register(specs []Spec, notify func()) (idx int, w *Waiter, err error) {
-	return -1, nil, ErrNotImplemented
+	defer recoverError(&err)
+	if notify == nil {
+		return -1, nil, fmt.Errorf("%w: nil notify", ErrBadArgument)
+	}
+	if t, _ := s.Owned(); t != nil {
+		return -1, nil, ErrOwning
+	}
+	waitMu.Lock()
+	defer waitMu.Unlock()
+	// Under waitMu no waker can run between this check and the
+	// registration below: a row committed after the check is handed to us
+	// by the waker that runs after the commit.
+	idx, err = s.tryTake(specs)
+	if err != nil || idx >= 0 {
+		return idx, nil, err
+	}
+	w = &Waiter{s: s, specs: append([]Spec(nil), specs...), notify: notify, result: -1}
+	for i, sp := range specs {
+		if seenBefore(specs, i) {
+			continue
+		}
+		sp.Table.waiters = append(sp.Table.waiters, w)
+		sp.Table.nwaiters.Add(1)
+	}
+	s.mu.Lock()
+	s.ownerMode = true
+	s.table, s.id = nil, 0
+	s.waiter = w
+	s.mu.Unlock()
+	return -1, w, nil
+}
+
+func seenBefore(specs []Spec, i int) bool {
+	for j := 0; j < i; j++ {
+		if specs[j].Table == specs[i].Table {
+			return true
+		}
+	}
+	return false
+}
+
+// unlinkLocked removes w from every table list. Caller holds waitMu.
+func (w *Waiter) unlinkLocked() {
+	for i, sp := range w.specs {
+		if seenBefore(w.specs, i) {
+			continue
+		}
+		t := sp.Table
+		for k, x := range t.waiters {
+			if x == w {
+				copy(t.waiters[k:], t.waiters[k+1:])
+				t.waiters[len(t.waiters)-1] = nil
+				t.waiters = t.waiters[:len(t.waiters)-1]
+				t.nwaiters.Add(-1)
+				break
+			}
+		}
+	}
+}
+
+// fire calls notify once unless the waiter was cancelled.
+func (w *Waiter) fire() {
+	w.nmu.Lock()
+	defer w.nmu.Unlock()
+	if w.cancelled || w.fired {
+		return
+	}
+	w.fired = true
+	defer func() { _ = recover() }()
+	w.notify()
 }
 
 // Result returns the index of the spec whose row was assigned, or -1.
-func (w *Waiter) Result() int { return -1 }
+func (w *Waiter) Result() int {
+	waitMu.Lock()
+	defer waitMu.Unlock()
+	return w.result
+}
 
 // Cancel unregisters the waiter (timeout, KILL, disconnect). It is safe at
 // any moment and idempotent. It returns the assigned index if a row was
 // assigned before the cancel took effect (the session then owns it), or -1.
-func (w *Waiter) Cancel() int { return -1 }
+// After Cancel returns, notify is not running and will not be called.
+func (w *Waiter) Cancel() int {
+	waitMu.Lock()
+	if !w.done {
+		w.done = true
+		w.unlinkLocked()
+	}
+	res := w.result
+	waitMu.Unlock()
+	w.nmu.Lock()
+	w.cancelled = true
+	w.nmu.Unlock()
+	w.s.mu.Lock()
+	if w.s.waiter == w {
+		w.s.waiter = nil
+	}
+	w.s.mu.Unlock()
+	return res
+}
+
+// wake hands rows of t to its waiters, oldest waiter first, after rows
+// committed, a row was released or a DELETE ended.
+func (t *Table) wake() {
+	if t.nwaiters.Load() == 0 {
+		return
+	}
+	var fired []*Waiter
+	waitMu.Lock()
+	t.mu.Lock()
+	for i := 0; i < len(t.waiters) && t.deleting == 0 && !t.closed; {
+		w := t.waiters[i]
+		got := -1
+		for j, sp := range w.specs {
+			if sp.Table != t {
+				continue
+			}
+			if _, ok, err := t.takeLocked(sp.filter(), w.s); err == nil && ok {
+				got = j
+				break
+			}
+		}
+		if got < 0 {
+			i++
+			continue
+		}
+		t.st.waitDelayed.Add(1)
+		w.done, w.result = true, got
+		w.unlinkLocked() // removes w from t.waiters at index i
+		fired = append(fired, w)
+	}
+	t.mu.Unlock()
+	waitMu.Unlock()
+	for _, w := range fired {
+		w.fire()
+	}
+}
+
+// cancelWaiters wakes every waiter of t with no row (Close, Drop, Truncate).
+func (t *Table) cancelWaiters() {
+	waitMu.Lock()
+	fired := append([]*Waiter(nil), t.waiters...)
+	for _, w := range fired {
+		w.done = true
+		w.unlinkLocked()
+	}
+	waitMu.Unlock()
+	for _, w := range fired {
+		w.fire()
+	}
+}

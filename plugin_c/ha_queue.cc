@@ -21,6 +21,8 @@ static int engine_ready= 0;     /* atomic: 1 between init and deinit */
    capped: beyond the cap the statement fails with a clear error instead of
    exhausting memory. Sysvar queue_max_statement_size. */
 static ulonglong max_statement_bytes= 1ULL << 30;
+/* Chunk size of table copies (ALTER TABLE), see start_bulk_insert. */
+static const size_t bulk_chunk_bytes= 16ULL << 20;
 
 bool queue_engine_ready()
 {
@@ -266,7 +268,15 @@ int ha_queue::truncate()
 
 int ha_queue::write_row(const uchar *buf)
 {
-  if (pack_row(buf))
+  int failed= pack_row(buf);
+  if (failed && bulk_chunked && !lens.empty())
+  {
+    /* A table copy: write what is buffered and retry the row alone. */
+    if (int rc= flush_inserts())
+      return rc;
+    failed= pack_row(buf);
+  }
+  if (failed)
   {
     packbuf.clear();
     lens.clear();
@@ -277,7 +287,7 @@ int ha_queue::write_row(const uchar *buf)
     my_error(ER_GET_ERRMSG, MYF(0), QC_ETOOBIG, msg, "QUEUE");
     return HA_ERR_TO_BIG_ROW;
   }
-  if (bulk_insert)
+  if (bulk_insert && !(bulk_chunked && packbuf.size() >= bulk_chunk_bytes))
     return 0;
   return flush_inserts();
 }
@@ -298,11 +308,23 @@ int ha_queue::flush_inserts()
 void ha_queue::start_bulk_insert(ha_rows, uint)
 {
   bulk_insert= true;
+  /* ALTER TABLE and friends copy rows into a table nobody sees until the
+     final rename, so the copy need not be one append: chunks keep tables
+     larger than a statement's limit alterable. */
+  switch (thd_sql_command(ha_thd())) {
+  case SQLCOM_ALTER_TABLE: case SQLCOM_OPTIMIZE: case SQLCOM_CREATE_INDEX:
+  case SQLCOM_DROP_INDEX:
+    bulk_chunked= true;
+    break;
+  default:
+    bulk_chunked= false;
+  }
 }
 
 int ha_queue::end_bulk_insert()
 {
   bulk_insert= false;
+  bulk_chunked= false;
   /* A statement that failed (a bad value in strict mode, a killed
      INSERT ... SELECT) writes none of its rows: statements are atomic. */
   int rc= 0;

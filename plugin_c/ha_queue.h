@@ -32,6 +32,7 @@ class ha_queue final : public handler
   std::vector<uchar> packbuf; /* payloads being written: one row, or a bulk */
   std::vector<uint32_t> lens; /* payload sizes in packbuf */
   bool bulk_insert= false;    /* between start_ and end_bulk_insert */
+  bool bulk_chunked= false;   /* copying into a new table (ALTER): append in chunks */
 
   std::vector<uint64_t> delete_ids; /* ids collected by a bulk delete */
   bool bulk_delete= false;

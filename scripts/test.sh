@@ -13,7 +13,7 @@ passed=0 failed=0
 echo "== go test -race ./..."
 go test -race -count=1 -v ./... > var/go-test.log 2>&1
 go_status=$?
-grep -E '^(ok|FAIL|---|panic)' var/go-test.log | grep -v -- '--- PASS' || true
+grep -E '^(ok|FAIL|panic)|^\s*--- FAIL' var/go-test.log || true
 gp=$(grep -cE '^\s*--- PASS' var/go-test.log)
 gf=$(grep -cE '^\s*--- FAIL' var/go-test.log)
 if [ $go_status != 0 ] && [ "$gf" = 0 ]; then gf=1; echo "go test failed (build error?): see var/go-test.log"; fi
@@ -28,7 +28,7 @@ passed=$((passed + ap)); failed=$((failed + af))
 echo "== MTR suite queue"
 scripts/mtr.sh > var/mtr-run.log 2>&1
 mtr_status=$?
-grep -E '^queue\.|^mtr:|Completed|Failed|Timeout' var/mtr-run.log || true
+grep -E '\[ (fail|skipped) \]|^mtr:|^Completed|^Failing test' var/mtr-run.log || true
 mp=$(sed -n 's/^mtr: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1/p' var/mtr-run.log)
 mf=$(sed -n 's/^mtr: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\2/p' var/mtr-run.log)
 ms=$(sed -n 's/^mtr: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\3/p' var/mtr-run.log)

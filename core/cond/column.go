@@ -93,6 +93,10 @@ var (
 	timeHiresBytes        = [7]int{3, 4, 4, 5, 5, 5, 6}
 )
 
+// maxOffset bounds column offsets: MariaDB rows are at most 64 KiB, so this
+// is far beyond any real one.
+const maxOffset = 1 << 30
+
 // decoder turns the record image of one field (exactly its pack length) into
 // a value. It is never given fewer bytes than the pack length.
 type decoder func(b []byte) value
@@ -103,6 +107,10 @@ type decoder func(b []byte) value
 func columnDecoder(c Column) (decoder, int, error) {
 	if c.Offset < 0 {
 		return nil, 0, fmt.Errorf("is not stored at a fixed offset, so conditions cannot use it")
+	}
+	if c.Offset > maxOffset || c.NullOffset > maxOffset {
+		// Keeps Offset+Length from overflowing in the bounds checks.
+		return nil, 0, fmt.Errorf("has offset %d, beyond any row", max(c.Offset, c.NullOffset))
 	}
 	temporal := false
 	var want int
@@ -212,8 +220,9 @@ func readBigEndian(b []byte) int64 {
 	return int64(x)
 }
 
-// decodeYear: Field_year::val_int. The byte is the year minus 1900, 0 for the
-// zero year.
+// decodeYear: Field_year::store keeps the year minus 1900, 0 for the zero
+// year. This is Field_year::val_int for YEAR(4); a YEAR(2) column (whose
+// field_length a Column does not carry) also reads as the 4-digit year.
 func decodeYear(b []byte) value {
 	y := int64(b[0])
 	if y != 0 {

@@ -215,6 +215,7 @@ func TestYearAndDateColumns(t *testing.T) {
 		want  string
 	}{
 		// Field_year::store keeps year-1900 in one byte; 0 is the zero year.
+		// (Also for YEAR(2): '24' is stored as 124 and reads as 2024.)
 		{typeYear, []byte{0}, "0"},
 		{typeYear, []byte{1}, "1901"},
 		{typeYear, []byte{124}, "2024"},
@@ -411,6 +412,8 @@ func TestColumnValidation(t *testing.T) {
 		{Column{Type: typeGeometry, Length: 12}, "has type GEOMETRY"},
 		{Column{Type: 99, Length: 1}, "has type type 99"},
 		{Column{Type: typeLong, Length: 4, Offset: -1}, "not stored at a fixed offset"},
+		{Column{Type: typeLong, Length: 4, Offset: 1<<62 - 1}, "beyond any row"},
+		{Column{Type: typeLong, Length: 4, NullOffset: 1 << 40}, "beyond any row"},
 		{Column{Type: typeLong, Length: 8}, "has length 8 but type INT stores 4 bytes"},
 		{Column{Type: typeNewDate, Length: 4}, "has length 4 but type DATE stores 3 bytes"},
 		{Column{Type: typeDatetime2, Length: 8, Decimals: 0}, "stores 5 bytes"},

@@ -265,6 +265,8 @@ var logicCases = []evalCase{
 	{"n and 1", row{}, "0"},
 	{"n and u64", row{}, "NULL"},
 	{"n and n", row{n: i32(3)}, "1"},
+	{"not (n = 1 and 1)", row{}, "1"}, // SQL would give NULL
+	{"(n = 1 and 1) xor 1", row{}, "1"},
 	{"1 xor 0", r0, "1"},
 	{"1 xor 1", r0, "0"},
 	{"0 xor 0", r0, "0"},
@@ -442,5 +444,31 @@ func TestExprString(t *testing.T) {
 	}
 	if e.String() != " prio > 5 " {
 		t.Errorf("String() = %q", e.String())
+	}
+}
+
+// An Expr holds no mutable state: many goroutines may evaluate it at once
+// (run with -race).
+func TestConcurrentEval(t *testing.T) {
+	e, err := Compile("a > 5 and kind = 3 or u64 is null", testCols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := [][]byte{testRow(row{a: 6, kind: 3, u64: u64(1)}), testRow(row{a: 1, kind: 3, u64: u64(1)}), testRow(row{})}
+	want := []bool{true, false, true}
+	done := make(chan bool)
+	for g := 0; g < 4; g++ {
+		go func() {
+			ok := true
+			for i := 0; i < 1000; i++ {
+				ok = ok && e.Match(rows[i%3]) == want[i%3]
+			}
+			done <- ok
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if !<-done {
+			t.Error("concurrent Match gave a wrong result")
+		}
 	}
 }

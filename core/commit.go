@@ -1,0 +1,351 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// Group commit. Append and Remove queue a request and block; one committer
+// goroutine per table takes every queued request, encodes them into one
+// buffer ending in a commit frame, writes it at the known end of the active
+// segment with one positional write, syncs once, publishes the result in the
+// index under t.mu and acknowledges all requests. Requests queued while a
+// batch is being synced form the next batch, so under load many requests
+// share one fdatasync.
+
+// request is one Append or Remove waiting for the committer.
+type request struct {
+	rows    [][]byte
+	relay   *Relay
+	removes []uint64
+
+	firstID uint64
+	skipped bool
+	removed int
+	err     error
+	done    chan struct{}
+}
+
+// Append writes rows (one statement's worth) durably: it returns only after
+// the rows and a commit frame are fdatasync'ed. Rows are atomic across a crash.
+// Concurrent Appends (and Removes) share one write and one sync.
+// With relay != nil and !relay.Reset, if relay.RowID <= the table's mark for
+// relay.Slot, nothing is written and skipped is true. Otherwise the mark is
+// set to relay.RowID in the same commit as the rows.
+// firstID is the row id of rows[0]; the others follow by +1.
+// After commit, waiting sessions whose filter matches are handed rows.
+func (t *Table) Append(rows [][]byte, relay *Relay) (firstID uint64, skipped bool, err error) {
+	defer recoverError(&err)
+	if relay != nil && (relay.Slot < 0 || relay.Slot >= MaxRelaySlots) {
+		return 0, false, fmt.Errorf("%w: relay slot %d not in 0..%d", ErrBadArgument, relay.Slot, MaxRelaySlots-1)
+	}
+	if relay != nil && relay.RowID == 0 {
+		relay = nil // "no source"
+	}
+	total := 0
+	for _, r := range rows {
+		if len(r) > MaxRowSize {
+			return 0, false, fmt.Errorf("%w: %d bytes (max %d)", ErrTooLarge, len(r), MaxRowSize)
+		}
+		total += frameHeaderSize + rowBodyMin + len(r)
+		if total > maxBatchBytes {
+			return 0, false, fmt.Errorf("%w: statement of more than %d bytes", ErrTooLarge, maxBatchBytes)
+		}
+	}
+	if len(rows) == 0 && relay == nil {
+		return 0, false, nil
+	}
+	r := &request{rows: rows, relay: relay, done: make(chan struct{})}
+	if err := t.submit(r); err != nil {
+		return 0, false, err
+	}
+	return r.firstID, r.skipped, r.err
+}
+
+// Remove removes rows by id durably (returns after fdatasync). Ids that are
+// unknown or already removed are ignored and change no counter. Rows owned by
+// a session are removed too (the caller decides visibility); their owner's
+// ownership becomes inert. Returns the number of rows actually removed.
+func (t *Table) Remove(ids []uint64) (removed int, err error) {
+	defer recoverError(&err)
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	if 8*len(ids) > maxBatchBytes/2 {
+		return 0, fmt.Errorf("%w: %d ids in one removal", ErrTooLarge, len(ids))
+	}
+	r := &request{removes: ids, done: make(chan struct{})}
+	if err := t.submit(r); err != nil {
+		return 0, err
+	}
+	return r.removed, r.err
+}
+
+// submit queues r for the committer and waits for its acknowledgement.
+func (t *Table) submit(r *request) error {
+	t.cmu.Lock()
+	if t.stopping {
+		t.cmu.Unlock()
+		return ErrClosed
+	}
+	t.pending = append(t.pending, r)
+	if len(t.pending) == 1 {
+		t.ccond.Signal()
+	}
+	t.cmu.Unlock()
+	<-r.done
+	return nil
+}
+
+// commitLoop is the committer goroutine. It exits once stopping is set and
+// the queue is drained.
+func (t *Table) commitLoop() {
+	defer close(t.loopDone)
+	var batch []*request
+	for {
+		t.cmu.Lock()
+		for len(t.pending) == 0 && !t.stopping {
+			t.ccond.Wait()
+		}
+		if len(t.pending) == 0 {
+			t.cmu.Unlock()
+			return
+		}
+		batch, t.pending = t.pending, batch[:0]
+		t.cmu.Unlock()
+		appended := t.commitBatch(batch)
+		for i, r := range batch {
+			close(r.done)
+			batch[i] = nil
+		}
+		if appended {
+			t.wake()
+		}
+	}
+}
+
+// commitBatch writes, syncs and publishes one batch. It reports whether rows
+// were appended (waiters should be woken). Every request gets its result.
+func (t *Table) commitBatch(batch []*request) (appended bool) {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("queue: internal error in commit: %v", r)
+			t.broken = fmt.Errorf("%w: %w", ErrIO, err)
+			for _, q := range batch {
+				q.err = err
+			}
+			appended = false
+		}
+	}()
+	fail := func(err error) bool {
+		for _, q := range batch {
+			q.err = err
+		}
+		return false
+	}
+	if t.broken != nil {
+		return fail(t.broken)
+	}
+
+	// Plan: assign ids, check relay marks, select removals, under a read
+	// lock (only this goroutine changes ids, marks and liveness).
+	t.mu.RLock()
+	active := t.segs[len(t.segs)-1]
+	nextID, marks := t.nextID, t.marks
+	startID, startMarks := nextID, marks
+	end, commits := active.end, active.commits
+	var removeSet map[uint64]bool
+	size := frameHeaderSize + commitBodySize
+	nrows := 0
+	for _, q := range batch {
+		if q.removes != nil {
+			for _, id := range q.removes {
+				if removeSet[id] {
+					continue
+				}
+				if s, i, ok := t.locateLocked(id); ok && s.isLive(i) {
+					if removeSet == nil {
+						removeSet = make(map[uint64]bool)
+					}
+					removeSet[id] = true
+					q.removed++
+				}
+			}
+			if q.removed > 0 {
+				size += frameHeaderSize + 8*q.removed
+			}
+			continue
+		}
+		if q.relay != nil && !q.relay.Reset && q.relay.RowID <= marks[q.relay.Slot] {
+			q.skipped = true
+			continue
+		}
+		q.firstID = nextID
+		nextID += uint64(len(q.rows))
+		nrows += len(q.rows)
+		for _, row := range q.rows {
+			size += frameHeaderSize + rowBodyMin + len(row)
+		}
+		if q.relay != nil {
+			marks[q.relay.Slot] = q.relay.RowID
+			size += frameHeaderSize + relayBodySize
+		}
+	}
+	dir := t.dir
+	t.mu.RUnlock()
+
+	if nrows == 0 && len(removeSet) == 0 && marks == startMarks {
+		return false // nothing to write: skipped relays, no-op removals
+	}
+
+	// Rotate when the batch does not fit and the active segment has rows.
+	var fresh *segment
+	seg := active
+	if end+int64(size) > t.opts.SegmentSize && active.nrows() > 0 {
+		var err error
+		fresh, err = t.createSegment(dir, active.seq+1)
+		if err != nil {
+			return fail(err)
+		}
+		seg = fresh
+		fresh.maxID = startID - 1
+		end, commits = 0, 0
+	}
+
+	// Encode.
+	buf := t.wbuf[:0]
+	if fresh != nil {
+		buf = segmentHeader{seq: fresh.seq, base: fresh.seq, kind: kindLog}.encode(buf)
+		st := stateRecord{nextRowID: startID, prevCommits: active.commits, marks: startMarks}
+		buf = st.encode(buf)
+	}
+	type placed struct {
+		id  uint64
+		off int64
+		n   int
+	}
+	rowsAt := make([]placed, 0, nrows)
+	for _, q := range batch {
+		if q.removes != nil || q.skipped {
+			continue
+		}
+		for k, row := range q.rows {
+			rowsAt = append(rowsAt, placed{q.firstID + uint64(k), end + int64(len(buf)), len(row)})
+			buf = appendRowFrame(buf, q.firstID+uint64(k), row)
+		}
+		if q.relay != nil {
+			buf = appendRelayFrame(buf, q.relay.Slot, q.relay.RowID)
+		}
+	}
+	for _, q := range batch {
+		if q.removes == nil || q.removed == 0 {
+			continue
+		}
+		ids := make([]uint64, 0, q.removed)
+		for _, id := range q.removes {
+			if removeSet[id] {
+				ids = append(ids, id)
+				delete(removeSet, id) // a duplicate id later in the batch is not logged twice
+			}
+		}
+		buf = appendRemoveFrame(buf, ids)
+		q.removes = ids
+	}
+	buf = appendCommitFrame(buf, commits+1, uint32(end))
+	if cap(buf) <= 4<<20 {
+		t.wbuf = buf
+	}
+
+	// Write and sync.
+	if err := t.prepareSpace(seg, end, int64(len(buf))); err != nil {
+		if !errors.Is(err, ErrNoSpace) {
+			t.broken = err
+		}
+		t.discardSegment(fresh)
+		return fail(err)
+	}
+	if _, err := seg.f.WriteAt(buf, end); err != nil {
+		err = classifyWriteError(filepath.Join(dir, seg.name), end, err)
+		if !errors.Is(err, ErrNoSpace) {
+			t.broken = err
+		}
+		t.discardSegment(fresh)
+		return fail(err)
+	}
+	if err := seg.f.Sync(); err != nil {
+		t.broken = fileError(ErrIO, filepath.Join(dir, seg.name), end, err)
+		t.discardSegment(fresh)
+		return fail(t.broken)
+	}
+	t.st.syncs.Add(1)
+	if fresh != nil {
+		if err := t.fs.SyncDir(dir); err != nil {
+			t.broken = fileError(ErrIO, dir, 0, err)
+			t.discardSegment(fresh)
+			return fail(t.broken)
+		}
+	}
+
+	// Publish.
+	t.mu.Lock()
+	if fresh != nil {
+		t.segs = append(t.segs, fresh)
+	}
+	for _, p := range rowsAt {
+		seg.addRow(p.id, p.off, p.n, true)
+		t.st.bytesWritten.Add(uint64(p.n))
+	}
+	seg.end = end + int64(len(buf))
+	seg.commits = commits + 1
+	t.nextID, t.marks = nextID, marks
+	t.live += uint64(nrows)
+	removed := 0
+	for _, q := range batch {
+		if q.removes == nil {
+			continue
+		}
+		for _, id := range q.removes {
+			if s, i, ok := t.locateLocked(id); ok && s.kill(i) {
+				removed++
+				delete(t.owned, id)
+			}
+		}
+	}
+	t.live -= uint64(removed)
+	t.updated = time.Now()
+	t.mu.Unlock()
+	t.st.rowsWritten.Add(uint64(nrows))
+	t.st.rowsRemoved.Add(uint64(removed))
+	if removed > 0 {
+		t.kickCompaction()
+	}
+	return nrows > 0
+}
+
+// createSegment creates log segment seq (not yet durable: the caller syncs
+// the file and the directory before acknowledging anything written to it).
+func (t *Table) createSegment(dir string, seq uint64) (*segment, error) {
+	name := filepath.Join(dir, segmentName(seq))
+	f, err := t.fs.Create(name)
+	if err != nil {
+		err = classifyWriteError(name, 0, err)
+		if !errors.Is(err, ErrNoSpace) {
+			t.broken = err
+		}
+		return nil, err
+	}
+	return newSegment(seq, seq, kindLog, f), nil
+}
+
+// discardSegment deletes a segment created for a batch that failed.
+func (t *Table) discardSegment(s *segment) {
+	if s == nil {
+		return
+	}
+	s.release()
+	_ = t.fs.Remove(filepath.Join(t.dir, s.name))
+}

@@ -1,0 +1,280 @@
+package core
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/klauspost/crc32"
+)
+
+// The on-disk format is specified in docs/FORMAT.md; this file is its code.
+// Every change here must change that document and the golden test.
+
+// Frame header: crc32c(4) | length(4) | type(1), little endian. The CRC
+// covers the length, the type and the body, so a frame is either wholly
+// valid or rejected. An all-zero header marks the end of the written log
+// (segments may be zero-filled ahead of the writer).
+const frameHeaderSize = 9
+
+// Frame types.
+const (
+	recSegment byte = 1 // segment header, first frame of every file
+	recState   byte = 2 // next row id + relay marks, second frame of a log segment
+	recRow     byte = 3 // row id + payload
+	recRemove  byte = 4 // removed row ids
+	recRelay   byte = 5 // relay mark update
+	recCommit  byte = 6 // closes a group commit
+)
+
+// Segment kinds.
+const (
+	kindLog       byte = 1 // written by the committer
+	kindCompacted byte = 2 // written by compaction, replaces segments [base, seq]
+	kindTruncate  byte = 3 // first segment after TRUNCATE, obsoletes all older
+)
+
+const (
+	formatVersion = 1
+	segmentMagic  = "QUEUESEG"
+	commitMagic   = "QCOMMIT!"
+
+	segmentBodySize = 8 + 4 + 8 + 8 + 1       // magic, version, seq, base, kind
+	stateBodySize   = 8 + 8 + 8*MaxRelaySlots // nextRowID, prevCommits, marks
+	rowBodyMin      = 8                       // row id
+	relayBodySize   = 1 + 8                   // slot, row id
+	commitBodySize  = 8 + 8 + 4               // magic, commit number, batch start
+
+	// MaxRowSize is the largest row payload accepted.
+	MaxRowSize = 64 << 20
+	// maxBatchBytes bounds one Append (one statement) so offsets fit in 32 bits.
+	maxBatchBytes = 1 << 30
+	maxFrameBody  = maxBatchBytes
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// appendFrame appends one framed record with the given body to dst.
+func appendFrame(dst []byte, typ byte, body ...[]byte) []byte {
+	n := 0
+	for _, b := range body {
+		n += len(b)
+	}
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0, typ)
+	binary.LittleEndian.PutUint32(dst[start+4:], uint32(n))
+	for _, b := range body {
+		dst = append(dst, b...)
+	}
+	binary.LittleEndian.PutUint32(dst[start:], crc32.Checksum(dst[start+4:], castagnoli))
+	return dst
+}
+
+// frame is a decoded record: its type and body (aliasing the input).
+type frame struct {
+	typ  byte
+	body []byte
+	size int // header + body
+}
+
+// frame decoding outcomes.
+type decodeStatus int
+
+const (
+	frameOK    decodeStatus = iota
+	frameEnd                // all-zero header or end of data: clean end of log
+	frameShort              // header or body extends past the data
+	frameBad                // CRC mismatch, unknown type or bad length
+)
+
+// decodeFrame decodes the frame at the start of b.
+func decodeFrame(b []byte) (frame, decodeStatus) {
+	if len(b) == 0 {
+		return frame{}, frameEnd
+	}
+	if len(b) < frameHeaderSize {
+		if allZero(b) {
+			return frame{}, frameEnd
+		}
+		return frame{}, frameShort
+	}
+	crc := binary.LittleEndian.Uint32(b)
+	n := binary.LittleEndian.Uint32(b[4:])
+	typ := b[8]
+	if crc == 0 && n == 0 && typ == 0 {
+		return frame{}, frameEnd
+	}
+	if typ < recSegment || typ > recCommit || n > maxFrameBody {
+		return frame{}, frameBad
+	}
+	if uint64(len(b)) < uint64(frameHeaderSize)+uint64(n) {
+		return frame{}, frameShort
+	}
+	end := frameHeaderSize + int(n)
+	if crc32.Checksum(b[4:end], castagnoli) != crc {
+		return frame{}, frameBad
+	}
+	if !validBodySize(typ, int(n)) {
+		return frame{}, frameBad
+	}
+	return frame{typ: typ, body: b[frameHeaderSize:end], size: end}, frameOK
+}
+
+func validBodySize(typ byte, n int) bool {
+	switch typ {
+	case recSegment:
+		return n == segmentBodySize
+	case recState:
+		return n == stateBodySize
+	case recRow:
+		return n >= rowBodyMin && n-rowBodyMin <= MaxRowSize
+	case recRemove:
+		return n%8 == 0 && n > 0
+	case recRelay:
+		return n == relayBodySize
+	case recCommit:
+		return n == commitBodySize
+	}
+	return false
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// segmentHeader is the body of recSegment.
+type segmentHeader struct {
+	seq  uint64 // file sequence number (also in the file name)
+	base uint64 // segments with seq in [base, seq) are obsolete once this file exists
+	kind byte
+}
+
+func (h segmentHeader) encode(dst []byte) []byte {
+	var b [segmentBodySize]byte
+	copy(b[:], segmentMagic)
+	binary.LittleEndian.PutUint32(b[8:], formatVersion)
+	binary.LittleEndian.PutUint64(b[12:], h.seq)
+	binary.LittleEndian.PutUint64(b[20:], h.base)
+	b[28] = h.kind
+	return appendFrame(dst, recSegment, b[:])
+}
+
+func decodeSegmentHeader(body []byte) (segmentHeader, error) {
+	if string(body[:8]) != segmentMagic {
+		return segmentHeader{}, fmt.Errorf("bad segment magic")
+	}
+	if v := binary.LittleEndian.Uint32(body[8:]); v != formatVersion {
+		return segmentHeader{}, fmt.Errorf("unsupported format version %d", v)
+	}
+	h := segmentHeader{
+		seq:  binary.LittleEndian.Uint64(body[12:]),
+		base: binary.LittleEndian.Uint64(body[20:]),
+		kind: body[28],
+	}
+	if h.kind < kindLog || h.kind > kindTruncate || h.base > h.seq {
+		return segmentHeader{}, fmt.Errorf("bad segment header kind %d base %d seq %d", h.kind, h.base, h.seq)
+	}
+	return h, nil
+}
+
+// stateRecord is the body of recState: the table state at the start of a
+// log segment, so older segments can be deleted without losing it.
+type stateRecord struct {
+	nextRowID   uint64
+	prevCommits uint64 // commits in the previous log segment (0 for truncate/first)
+	marks       [MaxRelaySlots]uint64
+}
+
+func (s *stateRecord) encode(dst []byte) []byte {
+	var b [stateBodySize]byte
+	binary.LittleEndian.PutUint64(b[0:], s.nextRowID)
+	binary.LittleEndian.PutUint64(b[8:], s.prevCommits)
+	for i, m := range s.marks {
+		binary.LittleEndian.PutUint64(b[16+8*i:], m)
+	}
+	return appendFrame(dst, recState, b[:])
+}
+
+func decodeState(body []byte) stateRecord {
+	var s stateRecord
+	s.nextRowID = binary.LittleEndian.Uint64(body[0:])
+	s.prevCommits = binary.LittleEndian.Uint64(body[8:])
+	for i := range s.marks {
+		s.marks[i] = binary.LittleEndian.Uint64(body[16+8*i:])
+	}
+	return s
+}
+
+func appendRowFrame(dst []byte, id uint64, payload []byte) []byte {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], id)
+	return appendFrame(dst, recRow, b[:], payload)
+}
+
+func appendRemoveFrame(dst []byte, ids []uint64) []byte {
+	b := make([]byte, 8*len(ids))
+	for i, id := range ids {
+		binary.LittleEndian.PutUint64(b[8*i:], id)
+	}
+	return appendFrame(dst, recRemove, b)
+}
+
+func appendRelayFrame(dst []byte, slot int, rowID uint64) []byte {
+	var b [relayBodySize]byte
+	b[0] = byte(slot)
+	binary.LittleEndian.PutUint64(b[1:], rowID)
+	return appendFrame(dst, recRelay, b[:])
+}
+
+func appendCommitFrame(dst []byte, n uint64, batchStart uint32) []byte {
+	var b [commitBodySize]byte
+	copy(b[:], commitMagic)
+	binary.LittleEndian.PutUint64(b[8:], n)
+	binary.LittleEndian.PutUint32(b[16:], batchStart)
+	return appendFrame(dst, recCommit, b[:])
+}
+
+type commitRecord struct {
+	n          uint64 // commit number within the segment, from 1
+	batchStart uint32 // offset of the batch's first frame
+}
+
+func decodeCommit(body []byte) (commitRecord, bool) {
+	if string(body[:8]) != commitMagic {
+		return commitRecord{}, false
+	}
+	return commitRecord{n: binary.LittleEndian.Uint64(body[8:]), batchStart: binary.LittleEndian.Uint32(body[16:])}, true
+}
+
+// segmentName is the file name of segment seq; names sort by seq.
+func segmentName(seq uint64) string { return fmt.Sprintf("%016x.seg", seq) }
+
+// parseSegmentName returns the seq of a segment file name.
+func parseSegmentName(name string) (uint64, bool) {
+	if len(name) != 20 || name[16:] != ".seg" {
+		return 0, false
+	}
+	var seq uint64
+	for _, c := range name[:16] {
+		switch {
+		case c >= '0' && c <= '9':
+			seq = seq<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			seq = seq<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return seq, true
+}
+
+const (
+	tmpSuffix      = ".tmp"
+	checkpointName = "checkpoint"
+)
+
+func leUint64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }

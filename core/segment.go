@@ -1,0 +1,183 @@
+package core
+
+import (
+	"math/bits"
+	"sort"
+	"sync/atomic"
+)
+
+// segment is one segment file and the in-memory index of the rows in it.
+//
+// The index is compact (≈8 bytes per row in log segments, 16 in compacted
+// ones, plus one bit): the rows of a log segment have consecutive ids, so
+// only their frame offsets and payload lengths are stored.
+//
+// Fields below "guarded by Table.mu" are read under t.mu.RLock and written
+// under t.mu.Lock. The file handle is safe for concurrent positional reads;
+// only the committer (or compaction, before publication) writes to it.
+type segment struct {
+	seq  uint64
+	base uint64
+	kind byte
+	name string // file name inside the table directory
+	f    File
+
+	// refs counts users of f: one for the table while the segment is in
+	// t.segs, one per in-flight read. The file is closed at zero.
+	refs atomic.Int32
+
+	// allocated is the prepared size of the file (prealloc.go); guarded by Table.wmu.
+	allocated int64
+
+	// guarded by Table.mu
+	// maxID is the highest row id in this segment or any before it, so
+	// that maxID never decreases along t.segs (binary search by id).
+	maxID     uint64
+	end       int64    // logical end: bytes up to the last commit frame
+	commits   uint64   // commit frames in this file
+	firstID   uint64   // id of row 0 when ids == nil
+	ids       []uint64 // row ids when they are not consecutive (compacted segments)
+	offs      []uint32 // frame offset of each row
+	lens      []uint32 // payload length of each row
+	live      []uint64 // bitmap: row i is live
+	nlive     int
+	liveBytes int64 // frame bytes of live rows
+	deadBytes int64 // frame bytes of removed rows still in the file
+}
+
+func newSegment(seq, base uint64, kind byte, f File) *segment {
+	s := &segment{seq: seq, base: base, kind: kind, name: segmentName(seq), f: f}
+	s.refs.Store(1)
+	return s
+}
+
+// acquire takes a read reference; the caller holds Table.mu (read or write)
+// so the segment cannot be dropped concurrently.
+func (s *segment) acquire() { s.refs.Add(1) }
+
+// release drops a reference and closes the file at zero.
+func (s *segment) release() {
+	if s.refs.Add(-1) == 0 && s.f != nil {
+		_ = s.f.Close()
+	}
+}
+
+func (s *segment) nrows() int { return len(s.offs) }
+
+func (s *segment) idAt(i int) uint64 {
+	if s.ids != nil {
+		return s.ids[i]
+	}
+	return s.firstID + uint64(i)
+}
+
+func (s *segment) lastID() uint64 { return s.idAt(len(s.offs) - 1) }
+
+// addRow appends a row to the index; ids must increase.
+func (s *segment) addRow(id uint64, off int64, n int, live bool) {
+	i := len(s.offs)
+	if i == 0 {
+		s.firstID = id
+	} else if s.ids == nil && id != s.firstID+uint64(i) {
+		s.ids = make([]uint64, i, cap(s.offs))
+		for j := range s.ids {
+			s.ids[j] = s.firstID + uint64(j)
+		}
+	}
+	if s.ids != nil {
+		s.ids = append(s.ids, id)
+	}
+	s.maxID = max(s.maxID, id)
+	s.offs = append(s.offs, uint32(off))
+	s.lens = append(s.lens, uint32(n))
+	if i/64 >= len(s.live) {
+		s.live = append(s.live, 0)
+	}
+	fb := int64(frameHeaderSize + rowBodyMin + n)
+	if live {
+		s.live[i/64] |= 1 << (i % 64)
+		s.nlive++
+		s.liveBytes += fb
+	} else {
+		s.deadBytes += fb
+	}
+}
+
+// find returns the index of row id, or ok=false.
+func (s *segment) find(id uint64) (int, bool) {
+	n := len(s.offs)
+	if n == 0 {
+		return 0, false
+	}
+	if s.ids == nil {
+		if id < s.firstID || id >= s.firstID+uint64(n) {
+			return 0, false
+		}
+		return int(id - s.firstID), true
+	}
+	i := sort.Search(n, func(i int) bool { return s.ids[i] >= id })
+	return i, i < n && s.ids[i] == id
+}
+
+// lowerBound returns the index of the first row with id >= id.
+func (s *segment) lowerBound(id uint64) int {
+	n := len(s.offs)
+	if s.ids == nil {
+		if n == 0 || id <= s.firstID {
+			return 0
+		}
+		if d := id - s.firstID; d < uint64(n) {
+			return int(d)
+		}
+		return n
+	}
+	return sort.Search(n, func(i int) bool { return s.ids[i] >= id })
+}
+
+func (s *segment) isLive(i int) bool { return s.live[i/64]&(1<<(i%64)) != 0 }
+
+// kill marks row i removed; it reports whether it was live.
+func (s *segment) kill(i int) bool {
+	if !s.isLive(i) {
+		return false
+	}
+	s.live[i/64] &^= 1 << (i % 64)
+	s.nlive--
+	fb := int64(frameHeaderSize + rowBodyMin + int(s.lens[i]))
+	s.liveBytes -= fb
+	s.deadBytes += fb
+	return true
+}
+
+// nextLive returns the first live row index >= i, or nrows().
+func (s *segment) nextLive(i int) int {
+	n := len(s.offs)
+	for i < n {
+		w := s.live[i/64] >> (i % 64)
+		if w != 0 {
+			j := i + bits.TrailingZeros64(w)
+			if j < n {
+				return j
+			}
+			return n
+		}
+		i = (i/64 + 1) * 64
+	}
+	return n
+}
+
+// readPayload reads row i's payload into buf[:0]. The caller holds a
+// reference (acquire) and copied off/len under Table.mu.
+func readPayload(f File, off uint32, n uint32, buf []byte) ([]byte, error) {
+	if cap(buf) < int(n) {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if n == 0 {
+		return buf, nil
+	}
+	if _, err := f.ReadAt(buf, int64(off)+frameHeaderSize+rowBodyMin); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
