@@ -236,7 +236,7 @@ func intList(s string, lo, hi int) ([]int, error) {
 // execute opens the systems, runs the matrix and writes the results.
 func execute(ctx context.Context, o options, p plan) int {
 	rp := &report{Started: time.Now(), Mode: o.mode, Timing: timing{o.warmup, o.duration}, Repeat: o.repeat,
-		Latency: latencyPlan{Samples: o.latSamples, Consumers: o.latConns, Gap: o.latGap}, Prefill: p.prefill, Poll: o.poll}
+		Latency: latencyPlan{Samples: o.latSamples, Consumers: o.latConns, Gap: o.latGap, Jitter: o.poll}, Prefill: p.prefill, Poll: o.poll}
 
 	fmt.Fprintf(os.Stderr, "queue-bench: %s mode; measuring fdatasync in %s\n", o.mode, o.fsyncDir)
 	m, err := probeMachine(o.fsyncDir, map[bool]int{true: 30, false: 200}[o.mode == "smoke"])
@@ -281,7 +281,7 @@ func execute(ctx context.Context, o options, p plan) int {
 	}
 	pr := newProgress(os.Stderr, total)
 	r := &runner{epoch: time.Now(), progress: pr, prefill: p.prefill,
-		latency: latencyPlan{Samples: o.latSamples, Consumers: o.latConns, Gap: o.latGap}}
+		latency: latencyPlan{Samples: o.latSamples, Consumers: o.latConns, Gap: o.latGap, Jitter: o.poll}}
 	t := timing{o.warmup, o.duration}
 
 	// Interleave: for each cell, every system runs once per repetition,
