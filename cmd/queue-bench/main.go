@@ -17,7 +17,7 @@ import (
 
 // allSystems is the run order within each cell; it rotates between
 // repetitions so that no system always runs first.
-var allSystems = []string{"queue", "queue-1stmt", "innodb-rr", "innodb-rc", "blackhole", "postgres", "redis", "getlock"}
+var allSystems = []string{"queue", "queue-multi", "queue-1stmt", "innodb-rr", "innodb-rc", "blackhole", "postgres", "redis", "getlock"}
 
 // options are the command line.
 type options struct {
@@ -367,9 +367,11 @@ func openSystems(ctx context.Context, o options, names []string) ([]System, []sy
 		case srvErr != nil:
 			err = srvErr
 		case n == "queue":
-			s, err = newQueue(ctx, srv, false)
+			s, err = newQueue(ctx, srv, queueTwo)
+		case n == "queue-multi":
+			s, err = newQueue(ctx, srv, queueMultiStatement)
 		case n == "queue-1stmt":
-			s, err = newQueue(ctx, srv, true)
+			s, err = newQueue(ctx, srv, queueOneStatement)
 		case n == "innodb-rr":
 			s, err = newInnoDB(ctx, srv, n, "REPEATABLE-READ", o.poll)
 		case n == "innodb-rc":

@@ -165,7 +165,7 @@ func (rp *report) writeMarkdown(w io.Writer) {
 		rp.Timing.Warmup, rp.Timing.Duration, rp.Repeat)
 	fmt.Fprintf(w, "- consume-only steps pre-fill %s; a step that empties the queue early is measured up to its last delivery (marked *)\n",
 		prefillText(rp.Prefill))
-	fmt.Fprintf(w, "- latency: %d messages sent one at a time to %d idle consumers, %v + random 0–%v apart; polling systems sleep 0.5–1.5× %v after an empty poll\n",
+	fmt.Fprintf(w, "- latency: %d messages sent one at a time to %d idle consumers, %v apart (plus a random 0–%v for polling systems, which sleep 0.5–1.5× %v after an empty poll)\n",
 		rp.Latency.Samples, rp.Latency.Consumers, rp.Latency.Gap, rp.Latency.Jitter, rp.Poll)
 	fmt.Fprintf(w, "- every step checks that each message was delivered exactly once (produced = consumed + remaining)\n")
 	fmt.Fprintf(w, "- ratios are to **%s** at the same connection count and message size: for rates, above 1× means faster than %s; for latency, above 1× means slower\n\n", rp.Baseline, rp.Baseline)

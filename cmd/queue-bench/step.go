@@ -97,9 +97,10 @@ type latencyPlan struct {
 	Samples   int
 	Consumers int
 	Gap       time.Duration // pause between messages, so consumers are idle
-	// Jitter is added to Gap at random (uniform in [0, Jitter)), so that a
-	// message arrives at a random moment of a poller's sleep, as in real
-	// use, rather than in step with it. Set to the poll interval.
+	// For polling systems Jitter is added to Gap at random (uniform in
+	// [0, Jitter]), so that a message arrives at a random moment of a
+	// poller's sleep, as in real use, rather than in step with it. Set to
+	// the poll interval. Blocking waits have no phase to fall in step with.
 	Jitter time.Duration
 }
 
@@ -415,7 +416,11 @@ func (r *runner) latencyStep(ctx context.Context, sys System, size int) (res Res
 			errs.set(fmt.Errorf("message %d not delivered within 10 s", id))
 		}
 		r.progress.rate(int64(i+1), time.Since(t0))
-		time.Sleep(r.latency.Gap + rand.N(r.latency.Jitter+1))
+		gap := r.latency.Gap
+		if sys.Polls() {
+			gap += rand.N(r.latency.Jitter + 1)
+		}
+		time.Sleep(gap)
 	}
 	stop.Store(true)
 	wg.Wait()

@@ -13,21 +13,33 @@ import (
 // payload FROM q returns exactly that owned row; queue_end() on Close
 // removes the last one.
 //
-// With oneStatement the consume is SELECT id, payload FROM q WHERE
-// queue_wait('test.q', 1): one statement per message, if the engine
-// supports the historical idiom.
+// Variants of the consume (queueMode):
+//   - queueTwo: the two statements above, two round trips per message;
+//   - queueOneStatement: SELECT id, payload FROM q WHERE
+//     queue_wait('test.q', 1), one statement per message, if the engine
+//     supports the historical idiom (MariaDB 10.11 does not: reported as
+//     not available);
+//   - queueMultiStatement: both statements sent in one round trip
+//     ("SELECT queue_wait(...); SELECT id, payload FROM q", the client's
+//     multi-statement mode). Safe because after a timeout the connection
+//     stays in owner mode and sees no rows (docs/FUNCTIONS.md).
 type queueSystem struct {
-	srv          *mysqlServer
-	oneStatement bool
-	table        string
-	settings     string
+	srv      *mysqlServer
+	mode     queueMode
+	table    string
+	settings string
 }
 
-func newQueue(ctx context.Context, srv *mysqlServer, oneStatement bool) (*queueSystem, error) {
-	s := &queueSystem{srv: srv, oneStatement: oneStatement, table: "bench_queue"}
-	if oneStatement {
-		s.table = "bench_queue1"
-	}
+type queueMode int
+
+const (
+	queueTwo queueMode = iota
+	queueOneStatement
+	queueMultiStatement
+)
+
+func newQueue(ctx context.Context, srv *mysqlServer, mode queueMode) (*queueSystem, error) {
+	s := &queueSystem{srv: srv, mode: mode, table: [...]string{"bench_queue", "bench_queue1", "bench_queuem"}[mode]}
 	if err := srv.engineAvailable(ctx, "QUEUE", ""); err != nil {
 		return nil, err
 	}
@@ -39,7 +51,7 @@ func newQueue(ctx context.Context, srv *mysqlServer, oneStatement bool) (*queueS
 	if err := s.Reset(ctx); err != nil {
 		return nil, err
 	}
-	if oneStatement {
+	if mode == queueOneStatement {
 		// Probe the idiom on the empty queue (timeout 0): an engine that
 		// does not support it fails here, and the system is reported as
 		// not available rather than failing in the middle of the run.
@@ -54,20 +66,16 @@ func newQueue(ctx context.Context, srv *mysqlServer, oneStatement bool) (*queueS
 		}
 		rows.Close()
 	}
-	s.settings = "queue engine in the same server"
-	if oneStatement {
-		s.settings += "; consume = SELECT ... WHERE queue_wait() (one statement per message)"
-	} else {
-		s.settings += "; consume = SELECT queue_wait() + SELECT * (two statements per message)"
-	}
+	s.settings = "queue engine in the same server; consume = " + [...]string{
+		"SELECT queue_wait() + SELECT * (two statements, two round trips per message)",
+		"SELECT ... WHERE queue_wait() (one statement per message)",
+		"SELECT queue_wait(); SELECT * sent together (two statements, one round trip per message)",
+	}[mode]
 	return s, nil
 }
 
 func (s *queueSystem) Name() string {
-	if s.oneStatement {
-		return "queue-1stmt"
-	}
-	return "queue"
+	return [...]string{"queue", "queue-1stmt", "queue-multi"}[s.mode]
 }
 func (s *queueSystem) Settings() string { return s.settings }
 func (s *queueSystem) Bound() bool      { return false }
@@ -98,25 +106,33 @@ func (s *queueSystem) NewProducer(ctx context.Context) (Producer, error) {
 }
 
 func (s *queueSystem) NewConsumer(ctx context.Context) (Consumer, error) {
-	db, err := s.srv.conn(ctx, nil)
+	var vars map[string]string
+	if s.mode == queueMultiStatement {
+		vars = map[string]string{"multiStatements": "true"}
+	}
+	db, err := s.srv.conn(ctx, vars)
 	if err != nil {
 		return nil, err
 	}
-	return &queueConsumer{db: db, table: s.table, oneStatement: s.oneStatement}, nil
+	return &queueConsumer{db: db, table: s.table, mode: s.mode}, nil
 }
 
 type queueConsumer struct {
-	db           *sql.DB
-	table        string
-	oneStatement bool
+	db    *sql.DB
+	table string
+	mode  queueMode
 }
 
 func (c *queueConsumer) Get() ([][]byte, error) {
-	if c.oneStatement {
+	wait := "SELECT queue_wait('test." + c.table + "', 1)"
+	switch c.mode {
+	case queueOneStatement:
 		return c.readOwned("SELECT id, payload FROM " + c.table + " WHERE queue_wait('test." + c.table + "', 1)")
+	case queueMultiStatement:
+		return c.getMulti(wait + "; SELECT id, payload FROM " + c.table)
 	}
 	var got sql.NullInt64
-	if err := c.db.QueryRow("SELECT queue_wait('test." + c.table + "', 1)").Scan(&got); err != nil {
+	if err := c.db.QueryRow(wait).Scan(&got); err != nil {
 		return nil, err
 	}
 	if !got.Valid {
@@ -132,12 +148,52 @@ func (c *queueConsumer) Get() ([][]byte, error) {
 	return msgs, err
 }
 
+// getMulti runs queue_wait and the owner's SELECT in one round trip.
+func (c *queueConsumer) getMulti(query string) ([][]byte, error) {
+	rows, err := c.db.Query(query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var got sql.NullInt64
+	if !rows.Next() {
+		return nil, fmt.Errorf("queue_wait returned no row: %v", rows.Err())
+	}
+	if err := rows.Scan(&got); err != nil {
+		return nil, err
+	}
+	if !rows.NextResultSet() {
+		return nil, fmt.Errorf("no result for the owner's SELECT: %v", rows.Err())
+	}
+	msgs, err := scanOwned(rows)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !got.Valid:
+		// Out of owner mode: the SELECT saw unowned rows, which are not
+		// ours. Fail rather than count them.
+		return nil, errors.New("queue_wait returned NULL")
+	case got.Int64 == 0 && len(msgs) != 0:
+		return nil, fmt.Errorf("queue_wait timed out but the owner's SELECT returned %d rows", len(msgs))
+	case got.Int64 == 1 && len(msgs) != 1:
+		return nil, fmt.Errorf("queue_wait returned 1 but the table showed %d rows to the owner", len(msgs))
+	}
+	return msgs, nil
+}
+
 func (c *queueConsumer) readOwned(query string) ([][]byte, error) {
 	rows, err := c.db.Query(query)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	return scanOwned(rows)
+}
+
+// scanOwned reads (id, payload) rows and checks that each payload carries
+// its row's id.
+func scanOwned(rows *sql.Rows) ([][]byte, error) {
 	var msgs [][]byte
 	for rows.Next() {
 		var id uint64
