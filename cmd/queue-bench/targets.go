@@ -46,11 +46,14 @@ func (rp *report) targets(w io.Writer, cells map[cellKey]*cell) {
 		sel1 := rate(scConsume, "blackhole", c) // SELECT 1 per message
 		q := rate(scConsume, "queue", c)
 		q1 := rate(scConsume, "queue-1stmt", c)
+		qm := rate(scConsume, "queue-multi", c)
 		ts = append(ts,
 			target{fmt.Sprintf("consume, %d conn: queue / (SELECT 1 rate ÷ 2 statements)", c), div(q, sel1/2), 0.8, ""},
 			target{fmt.Sprintf("consume, %d conn: queue / PostgreSQL SKIP LOCKED", c), div(q, rate(scConsume, "postgres", c)), 4, ""},
 			target{fmt.Sprintf("consume, %d conn: queue / best InnoDB SKIP LOCKED", c), div(q, best(rate(scConsume, "innodb-rr", c), rate(scConsume, "innodb-rc", c))), 10, ""},
 			target{fmt.Sprintf("consume, %d conn: queue (2 statements) / Redis BRPOP", c), div(q, rate(scConsume, "redis", c)), 0.5, ""},
+			target{fmt.Sprintf("consume, %d conn: queue-multi / (SELECT 1 rate ÷ 2 statements)", c), div(qm, sel1/2), 0.8, ""},
+			target{fmt.Sprintf("consume, %d conn: queue-multi / Redis BRPOP", c), div(qm, rate(scConsume, "redis", c)), 0.5, ""},
 			target{fmt.Sprintf("consume, %d conn: queue-1stmt / SELECT 1 rate", c), div(q1, sel1), 0.8, ""},
 			target{fmt.Sprintf("consume, %d conn: queue-1stmt / Redis BRPOP", c), div(q1, rate(scConsume, "redis", c)), 0.8, ""},
 		)
