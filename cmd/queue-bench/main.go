@@ -294,6 +294,12 @@ func execute(ctx context.Context, o options, p plan) int {
 				return
 			}
 			res := do(s)
+			if ctx.Err() != nil {
+				// Interrupted in the middle: neither a measurement nor
+				// a delivery failure. Leave it out.
+				pr.end("interrupted")
+				return
+			}
 			res.Rep = rep
 			rp.Results = append(rp.Results, res)
 			pr.end(summary(res))
@@ -324,6 +330,8 @@ func execute(ctx context.Context, o options, p plan) int {
 	rp.Machine.LoadEnd = loadAvg()
 	if ctx.Err() != nil {
 		pr.note("queue-bench: interrupted; writing the results measured so far")
+		writeResults(rp, o.out, pr)
+		return 130
 	}
 	return writeResults(rp, o.out, pr)
 }
