@@ -8,6 +8,8 @@ export PATH := /usr/local/go/bin:$(PATH)
 ROOT       := $(abspath .)
 PLUGIN_DIR := $(ROOT)/build/plugin
 CMAKE_DIR  := $(ROOT)/build/cmake
+# Where scripts/setup.sh keeps the configured MariaDB tree.
+export QUEUE_CACHE ?= $(HOME)/.cache/queue
 
 .PHONY: all setup build test go-test abi-check mtr run demo sandbox-start sandbox-stop \
         sandbox-status sql install uninstall clean
@@ -18,7 +20,8 @@ setup:
 	@scripts/setup.sh
 
 build: setup
-	@cmake -S . -B $(CMAKE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(CMAKE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DQUEUE_MARIADB_ROOT=$(QUEUE_CACHE)/current >/dev/null
 	@cmake --build $(CMAKE_DIR) -j2 -- --no-print-directory
 
 test: build

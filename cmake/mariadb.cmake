@@ -4,7 +4,13 @@
 # (guide §5.1): the same defines as the release build, so that THD and the
 # handler classes have the server's layout.
 
-set(QUEUE_MARIADB_ROOT "$ENV{HOME}/.cache/queue/current" CACHE PATH
+# scripts/setup.sh keeps the tree in $QUEUE_CACHE (default ~/.cache/queue).
+if(DEFINED ENV{QUEUE_CACHE})
+  set(queue_cache "$ENV{QUEUE_CACHE}")
+else()
+  set(queue_cache "$ENV{HOME}/.cache/queue")
+endif()
+set(QUEUE_MARIADB_ROOT "${queue_cache}/current" CACHE PATH
     "Directory holding src/ and build/ of the configured MariaDB tree")
 set(MARIADB_SRC "${QUEUE_MARIADB_ROOT}/src")
 set(MARIADB_BUILD "${QUEUE_MARIADB_ROOT}/build")

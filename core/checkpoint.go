@@ -1,7 +1,240 @@
 package core
 
-func (t *Table) writeCheckpoint() error { return nil }
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"math/bits"
+	"path/filepath"
 
+	"github.com/klauspost/crc32"
+)
+
+// The checkpoint (docs/FORMAT.md section 7) is the in-memory index written
+// at a clean close so that reopening a large queue reads one file instead
+// of every segment. It is deleted at open before any write, so it can only
+// ever describe the segments exactly as they are.
+
+const (
+	checkpointMagic   = "QCHECKPT"
+	checkpointVersion = 1
+)
+
+// writeCheckpoint writes the index durably. Caller holds wmu and the
+// committer has stopped.
+func (t *Table) writeCheckpoint() error {
+	t.mu.RLock()
+	b := make([]byte, 0, 1<<16)
+	b = append(b, checkpointMagic...)
+	b = binary.LittleEndian.AppendUint32(b, checkpointVersion)
+	b = binary.LittleEndian.AppendUint64(b, t.nextID)
+	for _, m := range t.marks {
+		b = binary.LittleEndian.AppendUint64(b, m)
+	}
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(t.segs)))
+	for _, s := range t.segs {
+		b = binary.LittleEndian.AppendUint64(b, s.seq)
+		b = binary.LittleEndian.AppendUint64(b, s.base)
+		b = append(b, s.kind)
+		b = binary.LittleEndian.AppendUint64(b, uint64(s.end))
+		b = binary.LittleEndian.AppendUint64(b, s.commits)
+		b = binary.LittleEndian.AppendUint64(b, s.maxID)
+		n := s.nrows()
+		b = binary.LittleEndian.AppendUint32(b, uint32(n))
+		if s.ids == nil {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+		b = binary.LittleEndian.AppendUint64(b, s.firstID)
+		if s.ids != nil {
+			for _, id := range s.ids {
+				b = binary.LittleEndian.AppendUint64(b, id)
+			}
+		}
+		for _, o := range s.offs {
+			b = binary.LittleEndian.AppendUint32(b, o)
+		}
+		for _, l := range s.lens {
+			b = binary.LittleEndian.AppendUint32(b, l)
+		}
+		for _, w := range s.live[:(n+63)/64] {
+			b = binary.LittleEndian.AppendUint64(b, w)
+		}
+	}
+	dir := t.dir
+	t.mu.RUnlock()
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+
+	name := filepath.Join(dir, checkpointName)
+	tmp := name + tmpSuffix
+	_ = t.fs.Remove(tmp)
+	f, err := t.fs.Create(tmp)
+	if err != nil {
+		return classifyWriteError(tmp, 0, err)
+	}
+	if _, err := f.WriteAt(b, 0); err != nil {
+		_ = f.Close()
+		_ = t.fs.Remove(tmp)
+		return classifyWriteError(tmp, 0, err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		_ = t.fs.Remove(tmp)
+		return fileError(ErrIO, tmp, 0, err)
+	}
+	if err := f.Close(); err != nil {
+		return fileError(ErrIO, tmp, 0, err)
+	}
+	if err := t.fs.Rename(tmp, name); err != nil {
+		return fileError(ErrIO, name, 0, err)
+	}
+	if err := t.fs.SyncDir(dir); err != nil {
+		return fileError(ErrIO, dir, 0, err)
+	}
+	return nil
+}
+
+// cpReader decodes the checkpoint; any short read sets err.
+type cpReader struct {
+	b   []byte
+	err error
+}
+
+func (r *cpReader) take(n int) []byte {
+	if r.err != nil || len(r.b) < n {
+		r.err = errors.New("short checkpoint")
+		return make([]byte, n)
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+func (r *cpReader) u8() byte    { return r.take(1)[0] }
+func (r *cpReader) u32() uint32 { return binary.LittleEndian.Uint32(r.take(4)) }
+func (r *cpReader) u64() uint64 { return binary.LittleEndian.Uint64(r.take(8)) }
+
+// loadCheckpoint loads the index from the checkpoint if it matches the
+// segments kept by recovery (seqs[keep[i]] with headers hdrs). It reports
+// false (and loads nothing usable) when the checkpoint does not apply.
 func (t *Table) loadCheckpoint(seqs []uint64, keep []int, hdrs []segmentHeader) (bool, error) {
-	return false, nil
+	name := filepath.Join(t.dir, checkpointName)
+	f, err := t.fs.OpenRW(name)
+	if err != nil {
+		return false, nil
+	}
+	size, err := f.Size()
+	if err != nil || size < 16 {
+		_ = f.Close()
+		return false, nil
+	}
+	data := make([]byte, size)
+	_, err = f.ReadAt(data, 0)
+	_ = f.Close()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, nil
+	}
+	body := data[:len(data)-4]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(data[len(data)-4:]) {
+		return false, nil
+	}
+	r := &cpReader{b: body}
+	if string(r.take(8)) != checkpointMagic || r.u32() != checkpointVersion {
+		return false, nil
+	}
+	nextID := r.u64()
+	var marks [MaxRelaySlots]uint64
+	for i := range marks {
+		marks[i] = r.u64()
+	}
+	nsegs := int(r.u32())
+	if r.err != nil || nsegs != len(keep) {
+		return false, nil
+	}
+	var live uint64
+	for k := 0; k < nsegs; k++ {
+		h := hdrs[keep[k]]
+		seq, base, kind := r.u64(), r.u64(), r.u8()
+		end, commits, maxID := int64(r.u64()), r.u64(), r.u64()
+		n := int(r.u32())
+		contiguous := r.u8() == 1
+		firstID := r.u64()
+		if r.err != nil || seq != seqs[keep[k]] || seq != h.seq || base != h.base || kind != h.kind || n < 0 || n > len(r.b) {
+			return false, nil
+		}
+		segName := filepath.Join(t.dir, segmentName(seq))
+		sf, err := t.fs.OpenRW(segName)
+		if err != nil {
+			return false, nil
+		}
+		s := newSegment(seq, base, kind, sf)
+		t.segs = append(t.segs, s)
+		if ok, err := checkEnd(sf, end); err != nil || !ok {
+			return false, nil
+		}
+		s.end, s.allocated, s.commits, s.maxID, s.firstID = end, end, commits, maxID, firstID
+		if sz, err := sf.Size(); err == nil && sz > end {
+			s.allocated = sz // zero fill, checked at end by checkEnd
+		}
+		if !contiguous {
+			s.ids = make([]uint64, n)
+			for i := range s.ids {
+				s.ids[i] = r.u64()
+			}
+		}
+		s.offs = make([]uint32, n)
+		for i := range s.offs {
+			s.offs[i] = r.u32()
+		}
+		s.lens = make([]uint32, n)
+		for i := range s.lens {
+			s.lens[i] = r.u32()
+		}
+		s.live = make([]uint64, (n+63)/64)
+		for i := range s.live {
+			s.live[i] = r.u64()
+		}
+		if r.err != nil {
+			return false, nil
+		}
+		for i := 0; i < n; i++ {
+			fb := int64(frameHeaderSize + rowBodyMin + int(s.lens[i]))
+			if s.isLive(i) {
+				s.liveBytes += fb
+			} else {
+				s.deadBytes += fb
+			}
+		}
+		for _, w := range s.live {
+			s.nlive += bits.OnesCount64(w)
+		}
+		live += uint64(s.nlive)
+	}
+	if len(r.b) != 0 {
+		return false, nil
+	}
+	t.nextID, t.marks, t.live = nextID, marks, live
+	return true, nil
+}
+
+// checkEnd verifies that a segment's log ends exactly at end: a COMMIT frame
+// just before it and nothing but zeros (or the end of the file) at it.
+func checkEnd(f File, end int64) (bool, error) {
+	if end < frameHeaderSize+commitBodySize {
+		return false, nil
+	}
+	b := make([]byte, 2*frameHeaderSize+commitBodySize)
+	n, err := f.ReadAt(b, end-frameHeaderSize-commitBodySize)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	b = b[:n]
+	if len(b) < frameHeaderSize+commitBodySize {
+		return false, nil
+	}
+	fr, st := decodeFrame(b)
+	if st != frameOK || fr.typ != recCommit {
+		return false, nil
+	}
+	return allZero(b[frameHeaderSize+commitBodySize:]), nil
 }

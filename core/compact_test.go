@@ -113,3 +113,48 @@ func TestCrashDuringCompaction(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckpointSkipsReplay(t *testing.T) {
+	m, tb := newMemTable(t)
+	want := fillAndRemove(t, tb, 500, func(id uint64) bool { return id%3 == 0 })
+	require.NoError(t, tb.Compact())
+	for i := 0; i < 20; i++ {
+		id, _, err := tb.Append([][]byte{row(i)}, nil)
+		require.NoError(t, err)
+		want = append(want, id)
+	}
+	require.NoError(t, tb.Close())
+
+	tb2, err := Open(testDir, memOpts(m))
+	require.NoError(t, err)
+	st := tb2.Stats()
+	require.Zero(t, st.RecoveredBytes, "a clean close must not need a replay")
+	ids, _ := scanAll(t, tb2, nil)
+	require.Equal(t, want, ids)
+	require.Equal(t, uint64(500), tb2.RelayMark(2))
+	id, _, err := tb2.Append([][]byte{row(1)}, nil)
+	require.NoError(t, err)
+	require.Equal(t, uint64(521), id)
+
+	// The checkpoint is gone once the table is open: a crash now replays.
+	m.Crash()
+	tb3, err := Open(testDir, memOpts(m))
+	require.NoError(t, err)
+	defer tb3.Close()
+	require.NotZero(t, tb3.Stats().RecoveredBytes)
+	ids, _ = scanAll(t, tb3, nil)
+	require.Equal(t, append(want, 521), ids)
+}
+
+func TestDamagedCheckpointFallsBackToReplay(t *testing.T) {
+	m, tb := newMemTable(t)
+	want := fillAndRemove(t, tb, 100, func(id uint64) bool { return id%2 == 0 })
+	require.NoError(t, tb.Close())
+	m.Corrupt(testDir+"/checkpoint", 20)
+	tb2, err := Open(testDir, memOpts(m))
+	require.NoError(t, err)
+	defer tb2.Close()
+	require.NotZero(t, tb2.Stats().RecoveredBytes)
+	ids, _ := scanAll(t, tb2, nil)
+	require.Equal(t, want, ids)
+}

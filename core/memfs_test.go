@@ -28,6 +28,101 @@ type memFS struct {
 	failSync  func(name string) error // nil: syncs succeed
 	failWrite func(name string) error // nil: writes succeed
 	syncs     int
+	crashIn   int // >0: crash at the crashIn-th mutating operation from now
+	crashed   bool
+}
+
+// tick counts a mutating operation; it reports true (after crashing the
+// file system) when the injected crash point is reached. Caller holds mu.
+func (m *memFS) tick() bool {
+	if m.crashIn <= 0 {
+		return false
+	}
+	m.crashIn--
+	if m.crashIn == 0 {
+		m.crashLocked()
+		m.crashed = true
+		return true
+	}
+	return false
+}
+
+// View returns an FS bound to the current generation: after a crash every
+// call through it fails, like calls of a killed process.
+func (m *memFS) View() FS {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return &memView{m: m, gen: m.gen}
+}
+
+type memView struct {
+	m   *memFS
+	gen int
+}
+
+func (v *memView) ok() error {
+	v.m.mu.Lock()
+	defer v.m.mu.Unlock()
+	if v.gen != v.m.gen {
+		return errCrashed
+	}
+	return nil
+}
+
+func (v *memView) Create(name string) (File, error) {
+	if err := v.ok(); err != nil {
+		return nil, err
+	}
+	return v.m.Create(name)
+}
+
+func (v *memView) OpenRW(name string) (File, error) {
+	if err := v.ok(); err != nil {
+		return nil, err
+	}
+	return v.m.OpenRW(name)
+}
+
+func (v *memView) Mkdir(name string) error {
+	if err := v.ok(); err != nil {
+		return err
+	}
+	return v.m.Mkdir(name)
+}
+
+func (v *memView) ReadDir(name string) ([]string, error) {
+	if err := v.ok(); err != nil {
+		return nil, err
+	}
+	return v.m.ReadDir(name)
+}
+
+func (v *memView) Remove(name string) error {
+	if err := v.ok(); err != nil {
+		return err
+	}
+	return v.m.Remove(name)
+}
+
+func (v *memView) Rename(o, n string) error {
+	if err := v.ok(); err != nil {
+		return err
+	}
+	return v.m.Rename(o, n)
+}
+
+func (v *memView) SyncDir(name string) error {
+	if err := v.ok(); err != nil {
+		return err
+	}
+	return v.m.SyncDir(name)
+}
+
+func (v *memView) Exists(name string) (bool, error) {
+	if err := v.ok(); err != nil {
+		return false, err
+	}
+	return v.m.Exists(name)
 }
 
 type memNode struct {
@@ -65,6 +160,9 @@ func (m *memFS) Create(name string) (File, error) {
 	}
 	if p, ok := m.cur[filepath.Dir(name)]; !ok || !p.dir {
 		return nil, &fs.PathError{Op: "create", Path: name, Err: fs.ErrNotExist}
+	}
+	if m.tick() {
+		return nil, errCrashed
 	}
 	if m.failWrite != nil {
 		if err := m.failWrite(name); err != nil {
@@ -136,6 +234,9 @@ func (m *memFS) Remove(name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	name = clean(name)
+	if m.tick() {
+		return errCrashed
+	}
 	n, ok := m.cur[name]
 	if !ok {
 		return &fs.PathError{Op: "remove", Path: name, Err: fs.ErrNotExist}
@@ -151,6 +252,9 @@ func (m *memFS) Rename(oldname, newname string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	oldname, newname = clean(oldname), clean(newname)
+	if m.tick() {
+		return errCrashed
+	}
 	n, ok := m.cur[oldname]
 	if !ok {
 		return &fs.PathError{Op: "rename", Path: oldname, Err: fs.ErrNotExist}
@@ -179,6 +283,9 @@ func (m *memFS) SyncDir(name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	name = clean(name)
+	if m.tick() {
+		return errCrashed
+	}
 	if m.failSync != nil {
 		if err := m.failSync(name); err != nil {
 			return err
@@ -231,6 +338,10 @@ func (m *memFS) Exists(name string) (bool, error) {
 func (m *memFS) Crash() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.crashLocked()
+}
+
+func (m *memFS) crashLocked() {
 	m.gen++
 	seen := map[*memNode]bool{}
 	for _, n := range m.durable {
@@ -344,6 +455,9 @@ func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 	if err := f.check(); err != nil {
 		return 0, err
 	}
+	if f.m.tick() {
+		return 0, errCrashed
+	}
 	if f.m.failWrite != nil {
 		if err := f.m.failWrite(f.name); err != nil {
 			return 0, err
@@ -368,6 +482,9 @@ func (f *memFile) Sync() error {
 	defer f.m.mu.Unlock()
 	if err := f.check(); err != nil {
 		return err
+	}
+	if f.m.tick() {
+		return errCrashed
 	}
 	f.m.syncs++
 	if f.m.failSync != nil {
@@ -419,3 +536,31 @@ func (f *memFile) Allocate(off, n int64) error {
 }
 
 func (f *memFile) Close() error { return nil }
+
+// snapshot returns the current contents of every file (a copy).
+func (m *memFS) snapshot() map[string][]byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string][]byte{}
+	for p, n := range m.cur {
+		if !n.dir {
+			out[p] = append([]byte(nil), n.data...)
+		}
+	}
+	return out
+}
+
+// memFSFrom builds a file system holding files (all durable).
+func memFSFrom(files map[string][]byte) *memFS {
+	m := newMemFS(1)
+	for p := range files {
+		m.MkdirAll(filepath.Dir(p))
+	}
+	for p, d := range files {
+		f, _ := m.Create(p)
+		_, _ = f.WriteAt(d, 0)
+		_ = f.Sync()
+		_ = m.SyncDir(filepath.Dir(p))
+	}
+	return m
+}

@@ -283,7 +283,7 @@ func (t *Table) applyRecord(s, prev *segment, name string, typ byte, body []byte
 		}
 	case recState:
 		st := decodeState(body)
-		if s.kind == kindLog && prev != nil && prev.kind == kindLog && prev.commits != st.prevCommits {
+		if s.kind == kindLog && prev != nil && prev.kind != kindCompacted && prev.commits != st.prevCommits {
 			return fileError(ErrCorrupt, filepath.Join(filepath.Dir(name), prev.name), prev.end,
 				fmt.Errorf("segment has %d commits, the next one says %d", prev.commits, st.prevCommits))
 		}

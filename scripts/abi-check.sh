@@ -7,7 +7,7 @@
 # Prints one "abi: PASS|FAIL <check>" line per check; exit status 1 on failure.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-mdb=${QUEUE_MARIADB_ROOT:-$HOME/.cache/queue/current}
+mdb=${QUEUE_MARIADB_ROOT:-${QUEUE_CACHE:-$HOME/.cache/queue}/current}
 so=${1:-$root/build/plugin/ha_queue.so}
 server=${MARIADBD:-/usr/sbin/mariadbd}
 tmp=$(mktemp -d)

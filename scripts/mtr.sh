@@ -18,6 +18,16 @@ link=/tmp/queuemtr_$(printf '%s' "$root" | cksum | cut -d' ' -f1)
 mkdir -p "$link"
 ln -sfn "$root/mysql-test/queue" "$link/queue"
 
+# mysqltest passes a test that has no recorded result whenever its
+# statements succeed: such a test checks nothing, so it counts as failed.
+missing=""
+if [ $# = 0 ]; then
+  for t in "$root"/mysql-test/queue/t/*.test; do
+    n=$(basename "$t" .test)
+    [ -f "$root/mysql-test/queue/r/$n.result" ] || missing="$missing $n"
+  done
+fi
+
 export QUEUE_PLUGIN_DIR=$plugin_dir
 export QUEUE_SOURCE_DIR=$root
 mkdir -p "$vardir"
@@ -30,7 +40,14 @@ status=${PIPESTATUS[0]}
 pass=$(grep -cE '\[ pass \]' "$log")
 fail=$(grep -cE '\[ fail \]' "$log")
 skip=$(grep -cE '\[ skipped \]' "$log")
+# A test without a result "passed" in MTR's count: move it to failed.
+for n in $missing; do
+  echo "mtr: $n has no recorded result (mysql-test/queue/r/$n.result): counted as failed"
+  if grep -qE "queue\.$n +(w[0-9]+ )?\[ pass \]" "$log"; then
+    pass=$((pass - 1)); fail=$((fail + 1))
+  fi
+done
 echo "mtr: $pass passed, $fail failed, $skip skipped"
-if [ "$status" != 0 ] || [ "$fail" != 0 ] || [ "$skip" != 0 ] || [ "$pass" = 0 ]; then
+if [ "$status" != 0 ] || [ "$fail" != 0 ] || [ "$skip" != 0 ] || [ "$pass" -le 0 ]; then
   exit 1
 fi

@@ -99,6 +99,12 @@ static bool resolve_spec(THD *thd, const char *fn, const char *text, size_t len,
       return false;
     }
     out->cond= s.substr(colon + 1);
+    /* "tbl:" is a mistake, not "every row" (Q4M rejects it too). */
+    if (out->cond.find_first_not_of(" \t\r\n") == std::string::npos)
+    {
+      warn(thd, "%s: empty condition after ':' in '%s'", fn, s.c_str());
+      return false;
+    }
   }
   size_t dot= name.find('.');
   if (dot != std::string::npos)
@@ -186,8 +192,12 @@ static Queue_conn *conn_for(THD *thd)
 
 static const char *qc_text(int rc, const qc_err &e)
 {
+  /* The library prefixes its messages with "queue: "; ours name the
+     function already. */
+  static const char prefix[]= "queue: ";
   if (e.msg[0])
-    return e.msg;
+    return strncmp(e.msg, prefix, sizeof(prefix) - 1) == 0 ?
+           e.msg + sizeof(prefix) - 1 : e.msg;
   switch (rc) {
   case QC_ENOENT:  return "not a queue table";
   case QC_EINVAL:  return "invalid argument";
@@ -203,6 +213,29 @@ static const char *qc_text(int rc, const qc_err &e)
 static bool statement_reads_tables(THD *thd)
 {
   return thd->lex && thd->lex->query_tables != nullptr;
+}
+
+/* True when path names an existing queue table. */
+static bool is_queue_table(const std::string &path)
+{
+  size_t len= 0;
+  return qc_stats_text(path.c_str(), nullptr, 0, &len) != QC_ENOENT;
+}
+
+/* The warning for QC_ENOENT from qc_wait_begin: names the first spec whose
+   table does not exist or is not a queue table. */
+static void warn_missing_table(THD *thd, const std::vector<Queue_spec> &specs,
+                               const qc_err &e)
+{
+  for (const Queue_spec &s : specs)
+    if (!is_queue_table(s.path))
+    {
+      std::string name= s.db + "." + s.table;
+      warn(thd, "queue_wait: table %s does not exist or is not a queue table",
+           name.c_str());
+      return;
+    }
+  warn(thd, "queue_wait: %s", qc_text(QC_ENOENT, e));
 }
 
 extern "C" {
@@ -233,9 +266,9 @@ my_bool queue_wait_init(UDF_INIT *initid, UDF_ARGS *args, char *msg)
   */
   if (statement_reads_tables(current_thd))
   {
+    /* The server shows at most 80 characters of this message. */
     snprintf(msg, MYSQL_ERRMSG_SIZE,
-             "queue_wait() cannot be used in a statement that reads tables; "
-             "call SELECT queue_wait(...) first, then SELECT * FROM the table");
+             "queue_wait() cannot be used in a statement that reads tables");
     return 1;
   }
   unsigned nspecs= args->arg_count == 1 ? 1 : args->arg_count - 1;
@@ -372,7 +405,7 @@ long long queue_wait(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
   if (rc != QC_PENDING)
   {
     if (rc == QC_ENOENT)
-      warn(thd, "queue_wait: %s", qc_text(rc, e));
+      warn_missing_table(thd, specs, e);
     else if (rc == QC_EINVAL)
       warn(thd, "queue_wait: bad condition: %s", qc_text(rc, e));
     else
@@ -444,6 +477,10 @@ long long queue_end(UDF_INIT *, UDF_ARGS *, char *, char *error)
   qc_err e;
   e.msg[0]= 0;
   int rc= qc_end(conn->session, &e);
+  /* The owned row's table was dropped or truncated meanwhile: there is
+     nothing left to consume, and owner mode is left all the same. */
+  if (rc == QC_ECLOSED || rc == QC_ENOENT)
+    rc= QC_OK;
   if (rc != QC_OK)
   {
     /* Not acknowledged: the row may still be there after a restart. */
@@ -660,7 +697,8 @@ long long queue_compact(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
   int rc= qc_compact(s.path.c_str(), &e);
   if (rc != QC_OK)
   {
-    warn(thd, "queue_compact: %s: %s", s.table.c_str(), qc_text(rc, e));
+    warn(thd, "queue_compact: %s: %s", s.table.c_str(),
+         rc == QC_ENOENT ? "does not exist or is not a queue table" : qc_text(rc, e));
     *is_null= 1;
     return 0;
   }
@@ -721,7 +759,7 @@ char *queue_stats(UDF_INIT *initid, UDF_ARGS *args, char *result,
       qc_err e;
       e.msg[0]= 0;
       warn(thd, "queue_stats: %s: %s", s.table.c_str(),
-           rc == QC_ENOENT ? "not a queue table" : qc_text(rc, e));
+           rc == QC_ENOENT ? "does not exist or is not a queue table" : qc_text(rc, e));
       *is_null= 1;
       return nullptr;
     }
