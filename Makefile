@@ -26,6 +26,7 @@ build: setup
 
 test: build
 	@scripts/test.sh
+	@$(MAKE) --no-print-directory bench-smoke
 
 go-test:
 	go test -race ./...
@@ -67,8 +68,8 @@ uninstall:
 clean:
 	rm -rf build
 
-# Benchmarks (bench.mk: bench, bench-quick, bench-smoke) and the stress test
-# of the SQL functions (stress.mk: stress, stress-full, stress-measure), when
-# present.
--include bench.mk
--include stress.mk
+# The comparative benchmark (bench.mk: bench, bench-quick, bench-smoke;
+# docs/BENCHMARKS.md) and the stress test of the SQL functions (stress.mk:
+# stress, stress-full, stress-measure).
+include bench.mk
+include stress.mk

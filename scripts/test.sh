@@ -36,5 +36,24 @@ mp=${mp:-0}; mf=$(( ${mf:-0} + ${ms:-0} ))
 if [ $mtr_status != 0 ] && [ "$mf" = 0 ]; then mf=1; echo "MTR failed (see var/mtr-run.log)"; fi
 passed=$((passed + mp)); failed=$((failed + mf))
 
+# Runs one make target as one test: its output goes to var/<name>.log.
+run_target() {
+  local name=$1; shift
+  echo "== $name"
+  if make --no-print-directory "$@" > "var/$name.log" 2>&1; then
+    echo "$name: PASS"; passed=$((passed + 1))
+  else
+    tail -20 "var/$name.log"; echo "$name: FAIL (see var/$name.log)"; failed=$((failed + 1))
+  fi
+}
+sandbox_was_running=0
+scripts/sandbox.sh status >/dev/null 2>&1 && sandbox_was_running=1
+# Producers and consumers through the sandbox server: exactly once, then
+# nothing lost across a kill -9 of the server.
+run_target stress stress
+# The benchmark harness on tiny counts (no timing), so it keeps working.
+run_target bench-smoke bench-smoke
+[ $sandbox_was_running = 1 ] || scripts/sandbox.sh stop >/dev/null 2>&1 || true
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
