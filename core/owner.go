@@ -184,7 +184,9 @@ func (s *Session) Consume() (err error) {
 	_, err = t.Remove([]uint64{id})
 	if err != nil {
 		// Not removed: give the row back so it is delivered again.
-		t.release(s, id)
+		if t.release(s, id) {
+			t.wake()
+		}
 		s.clear()
 		return err
 	}

@@ -275,19 +275,17 @@ func TestDeleteInterlock(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, -1, idx)
 	s.Leave()
-	var mu sync.Mutex
-	notified := 0
-	idx, w, err := s.Register([]Spec{{Table: tb}}, func() { mu.Lock(); notified++; mu.Unlock() })
+	notified := make(chan struct{}, 2)
+	idx, w, err := s.Register([]Spec{{Table: tb}}, func() { notified <- struct{}{} })
 	require.NoError(t, err)
 	require.Equal(t, -1, idx)
 	tb.EndDelete()
 	require.Equal(t, -1, w.Result(), "one DELETE still runs")
 	tb.EndDelete()
 	require.Equal(t, 0, w.Result())
+	<-notified
 	require.Equal(t, 0, w.Cancel())
-	mu.Lock()
-	require.Equal(t, 1, notified)
-	mu.Unlock()
+	require.Empty(t, notified, "notify runs once")
 	_, id := s.Owned()
 	require.Equal(t, uint64(1), id)
 	require.Equal(t, uint64(1), tb.Stats().WaitDelayed)

@@ -40,8 +40,11 @@ type Waiter struct {
 // its locks (so notify may take the caller's mutex; it must not call core).
 // notify is also called when a table of the waiter is closed/dropped/truncated.
 //
-// The caller must not hold the mutex that notify takes while calling Cancel
-// (Cancel waits for a notify in progress).
+// notify runs on a goroutine of its own (never on the committer), at most
+// once, and never after Cancel has returned: a Cancel that comes first
+// suppresses it (Cancel then reports the assignment). The caller must not
+// hold the mutex that notify takes while calling Cancel (Cancel waits for a
+// notify in progress).
 func (s *Session) Register(specs []Spec, notify func()) (idx int, w *Waiter, err error) {
 	defer recoverError(&err)
 	if notify == nil {
@@ -177,9 +180,21 @@ func (t *Table) wake() {
 	}
 	t.mu.Unlock()
 	waitMu.Unlock()
-	for _, w := range fired {
-		w.fire()
+	fireAll(fired)
+}
+
+// fireAll calls the notify callbacks on a goroutine of its own, so a slow
+// callback never holds up the committer (wake runs on it after commits) or
+// the releasing connection.
+func fireAll(fired []*Waiter) {
+	if len(fired) == 0 {
+		return
 	}
+	go func() {
+		for _, w := range fired {
+			w.fire()
+		}
+	}()
 }
 
 // cancelWaiters wakes every waiter of t with no row (Close, Drop, Truncate).
@@ -191,7 +206,5 @@ func (t *Table) cancelWaiters() {
 		w.unlinkLocked()
 	}
 	waitMu.Unlock()
-	for _, w := range fired {
-		w.fire()
-	}
+	fireAll(fired)
 }
