@@ -26,7 +26,6 @@ build: setup
 
 test: build
 	@scripts/test.sh
-	@$(MAKE) --no-print-directory bench-smoke
 
 go-test:
 	go test -race ./...

@@ -144,9 +144,9 @@ func (t *Table) takeLocked(f *Filter, s *Session) (uint64, bool, error) {
 			return true
 		}
 		seg, k, _ := t.locateLocked(id)
-		p, err := readPayload(seg.f, seg.offs[k], seg.lens[k], buf)
+		p, err := readPayload(seg, seg.offs[k], seg.lens[k], id, buf)
 		if err != nil {
-			ioErr = fileError(ErrIO, seg.name, int64(seg.offs[k]), err)
+			ioErr = err
 			return true
 		}
 		buf = p
@@ -236,7 +236,7 @@ func (t *Table) release(s *Session, id uint64) (ok bool) {
 		}
 		if f.match != nil {
 			if payload == nil {
-				p, err := readPayload(seg.f, seg.offs[i], seg.lens[i], nil)
+				p, err := readPayload(seg, seg.offs[i], seg.lens[i], id, nil)
 				if err != nil {
 					f.pos = id // cannot evaluate: rescan from here
 					continue

@@ -1,6 +1,8 @@
 package core
 
 import (
+	"encoding/binary"
+	"fmt"
 	"math/bits"
 	"sort"
 	"sync/atomic"
@@ -166,18 +168,28 @@ func (s *segment) nextLive(i int) int {
 	return n
 }
 
-// readPayload reads row i's payload into buf[:0]. The caller holds a
-// reference (acquire) and copied off/len under Table.mu.
-func readPayload(f File, off uint32, n uint32, buf []byte) ([]byte, error) {
-	if cap(buf) < int(n) {
-		buf = make([]byte, n)
+// readPayload reads the payload of row id, whose frame body is n payload
+// bytes at offset off of segment s, into buf[:0]. The caller holds a
+// reference (acquire) and copied off/n under Table.mu. The whole frame is
+// read and its CRC checked, so damage that happened after the table was
+// last recovered (a bad disk block, a stray write) is reported as
+// ErrCorrupt with file and offset instead of being returned as a row.
+// Errors are complete (sentinel, file, offset): callers do not wrap them.
+func readPayload(s *segment, off uint32, n uint32, id uint64, buf []byte) ([]byte, error) {
+	const head = frameHeaderSize + rowBodyMin
+	total := int(head + n)
+	if cap(buf) < total {
+		buf = make([]byte, total)
 	}
-	buf = buf[:n]
-	if n == 0 {
-		return buf, nil
+	buf = buf[:total]
+	if _, err := s.f.ReadAt(buf, int64(off)); err != nil {
+		return nil, fileError(ErrIO, s.name, int64(off), err)
 	}
-	if _, err := f.ReadAt(buf, int64(off)+frameHeaderSize+rowBodyMin); err != nil {
-		return nil, err
+	fr, st := decodeFrame(buf)
+	if st != frameOK || fr.typ != recRow || binary.LittleEndian.Uint64(fr.body) != id {
+		return nil, fileError(ErrCorrupt, s.name, int64(off),
+			fmt.Errorf("row %d: frame does not check", id))
 	}
-	return buf, nil
+	copy(buf, buf[head:])
+	return buf[:n], nil
 }

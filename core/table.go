@@ -325,9 +325,9 @@ func (t *Table) Get(id uint64, buf []byte) (out []byte, err error) {
 	s.acquire()
 	t.mu.RUnlock()
 	defer s.release()
-	out, err = readPayload(s.f, off, n, buf)
+	out, err = readPayload(s, off, n, id, buf)
 	if err != nil {
-		return nil, fileError(ErrIO, s.name, int64(off), err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -502,9 +502,9 @@ func (c *Cursor) Next(buf []byte) (id uint64, payload []byte, ok bool, err error
 	t.mu.RUnlock()
 	defer seg.release()
 	c.next = id + 1
-	payload, err = readPayload(seg.f, off, n, buf)
+	payload, err = readPayload(seg, off, n, id, buf)
 	if err != nil {
-		return 0, nil, false, fileError(ErrIO, seg.name, int64(off), err)
+		return 0, nil, false, err
 	}
 	return id, payload, true, nil
 }

@@ -115,10 +115,11 @@ int  qc_scan_open(uint64_t table, uint64_t session, uint64_t *cursor);
 /* QC_OK with *len bytes copied and *id set; QC_EOF at the end; QC_ERANGE if
    cap is too small (*len = needed; call again with a bigger buffer: the same
    row is returned). */
-int  qc_scan_next(uint64_t cursor, unsigned char *buf, size_t cap, size_t *len, uint64_t *id);
+int  qc_scan_next(uint64_t cursor, unsigned char *buf, size_t cap, size_t *len, uint64_t *id,
+                   qc_err *e);
 int  qc_scan_close(uint64_t cursor);
 /* Row by id (rnd_pos); QC_ENOENT if removed; QC_ERANGE as above. */
-int  qc_get(uint64_t table, uint64_t id, unsigned char *buf, size_t cap, size_t *len);
+int  qc_get(uint64_t table, uint64_t id, unsigned char *buf, size_t cap, size_t *len, qc_err *e);
 
 /* --- sessions (one per connection; SQL functions) --- */
 int  qc_session_new(uint64_t *session);

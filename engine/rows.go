@@ -114,15 +114,15 @@ func qc_delete_end(table C.uint64_t) (rc C.int) {
 }
 
 //export qc_get
-func qc_get(table, id C.uint64_t, buf *C.uchar, capacity C.size_t, length *C.size_t) (rc C.int) {
-	defer recoverToCode(&rc, nil)
+func qc_get(table, id C.uint64_t, buf *C.uchar, capacity C.size_t, length *C.size_t, e *C.qc_err) (rc C.int) {
+	defer recoverToCode(&rc, e)
 	ent, err := tableOf(table)
 	if err != nil {
-		return C.int(codeOf(err))
+		return setErr(e, err)
 	}
 	payload, err := ent.t.Get(uint64(id), nil)
 	if err != nil {
-		return C.int(codeOf(err))
+		return setErr(e, err)
 	}
 	return copyRow(payload, buf, capacity, length)
 }

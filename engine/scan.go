@@ -46,8 +46,8 @@ func qc_scan_open(table, session C.uint64_t, out *C.uint64_t) (rc C.int) {
 }
 
 //export qc_scan_next
-func qc_scan_next(h C.uint64_t, buf *C.uchar, capacity C.size_t, length *C.size_t, id *C.uint64_t) (rc C.int) {
-	defer recoverToCode(&rc, nil)
+func qc_scan_next(h C.uint64_t, buf *C.uchar, capacity C.size_t, length *C.size_t, id *C.uint64_t, e *C.qc_err) (rc C.int) {
+	defer recoverToCode(&rc, e)
 	testPanic("qc_scan_next")
 	c, ok := cursors.get(uint64(h))
 	if !ok {
@@ -56,7 +56,7 @@ func qc_scan_next(h C.uint64_t, buf *C.uchar, capacity C.size_t, length *C.size_
 	if !c.hasRow {
 		rid, payload, ok, err := c.c.Next(c.buf[:0])
 		if err != nil {
-			return C.int(codeOf(err))
+			return setErr(e, err)
 		}
 		if !ok {
 			return qcEOF

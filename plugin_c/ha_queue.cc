@@ -403,14 +403,16 @@ int ha_queue::rnd_init(bool)
   return qc_to_ha_err(rc, nullptr, rc != QC_OK);
 }
 
-int ha_queue::read_into(uchar *buf, int (*fetch)(void *, uchar *, size_t, size_t *), void *arg)
+int ha_queue::read_into(uchar *buf, int (*fetch)(void *, uchar *, size_t, size_t *, qc_err *), void *arg)
 {
   if (rowbuf.size() < 256)
     rowbuf.resize(256);
   for (;;)
   {
     size_t len= 0;
-    int rc= fetch(arg, rowbuf.data(), rowbuf.size(), &len);
+    qc_err e;
+    e.msg[0]= 0;
+    int rc= fetch(arg, rowbuf.data(), rowbuf.size(), &len, &e);
     if (rc == QC_ERANGE && len > rowbuf.size())
     {
       rowbuf.resize(len);
@@ -422,22 +424,22 @@ int ha_queue::read_into(uchar *buf, int (*fetch)(void *, uchar *, size_t, size_t
       return HA_ERR_END_OF_FILE;
     if (rc == QC_ENOENT)
       return HA_ERR_KEY_NOT_FOUND;
-    return qc_to_ha_err(rc, nullptr, true);
+    return qc_to_ha_err(rc, &e, true);
   }
 }
 
 struct Scan_arg { uint64_t cursor; uint64_t id; };
 
-static int fetch_next(void *a, uchar *buf, size_t cap, size_t *len)
+static int fetch_next(void *a, uchar *buf, size_t cap, size_t *len, qc_err *e)
 {
   Scan_arg *arg= static_cast<Scan_arg*>(a);
-  return qc_scan_next(arg->cursor, buf, cap, len, &arg->id);
+  return qc_scan_next(arg->cursor, buf, cap, len, &arg->id, e);
 }
 
-static int fetch_by_id(void *a, uchar *buf, size_t cap, size_t *len)
+static int fetch_by_id(void *a, uchar *buf, size_t cap, size_t *len, qc_err *e)
 {
   Scan_arg *arg= static_cast<Scan_arg*>(a);
-  return qc_get(arg->cursor, arg->id, buf, cap, len);
+  return qc_get(arg->cursor, arg->id, buf, cap, len, e);
 }
 
 int ha_queue::rnd_next(uchar *buf)

@@ -46,7 +46,7 @@ class ha_queue final : public handler
   int unpack_row(uchar *record, const uchar *payload, size_t len);
   int flush_inserts();
   int flush_deletes();
-  int read_into(uchar *buf, int (*fetch)(void *, uchar *, size_t, size_t *), void *arg);
+  int read_into(uchar *buf, int (*fetch)(void *, uchar *, size_t, size_t *, qc_err *), void *arg);
   void end_scan();
 
 public:

@@ -105,7 +105,7 @@ static int scan_ids(uint64_t t, uint64_t s, int32_t *ids, int max)
     unsigned char buf[64];
     size_t len = 0;
     uint64_t id = 0;
-    int rc = qc_scan_next(c, buf, sizeof(buf), &len, &id);
+    int rc = qc_scan_next(c, buf, sizeof(buf), &len, &id, NULL);
     if (rc == QC_EOF)
       break;
     CHECK_RC(rc, QC_OK);
@@ -177,25 +177,25 @@ int main(int argc, char **argv)
   unsigned char small[2], big[64];
   size_t len = 0;
   uint64_t id = 0;
-  CHECK_RC(qc_scan_next(c, small, sizeof(small), &len, &id), QC_ERANGE);
+  CHECK_RC(qc_scan_next(c, small, sizeof(small), &len, &id, NULL), QC_ERANGE);
   CHECK(len == lens[0]);
-  CHECK_RC(qc_scan_next(c, big, sizeof(big), &len, &id), QC_OK);
+  CHECK_RC(qc_scan_next(c, big, sizeof(big), &len, &id, NULL), QC_OK);
   CHECK(id == 1 && len == lens[0] && memcmp(big, buf, len) == 0);
-  CHECK_RC(qc_scan_next(c, big, sizeof(big), &len, &id), QC_OK);
+  CHECK_RC(qc_scan_next(c, big, sizeof(big), &len, &id, NULL), QC_OK);
   CHECK(id == 2 && row_id(big) == 2 && big[0] == 2);
-  CHECK_RC(qc_scan_next(c, big, sizeof(big), &len, &id), QC_OK);
+  CHECK_RC(qc_scan_next(c, big, sizeof(big), &len, &id, NULL), QC_OK);
   CHECK(id == 3 && row_id(big) == 3);
-  CHECK_RC(qc_scan_next(c, big, sizeof(big), &len, &id), QC_EOF);
+  CHECK_RC(qc_scan_next(c, big, sizeof(big), &len, &id, NULL), QC_EOF);
   CHECK_RC(qc_scan_close(c), QC_OK);
   CHECK_RC(qc_scan_close(c), QC_EBADF);
 
   /* --- get / remove --- */
-  CHECK_RC(qc_get(t2, 3, big, sizeof(big), &len), QC_OK);
+  CHECK_RC(qc_get(t2, 3, big, sizeof(big), &len, NULL), QC_OK);
   CHECK(len == lens[2] && memcmp(big, buf + lens[0] + lens[1], len) == 0);
   uint64_t ids[2] = { 2, 99 }, removed = 7;
   CHECK_RC(qc_remove(t, ids, 2, &removed, &e), QC_OK);
   CHECK(removed == 1);
-  CHECK_RC(qc_get(t, 2, big, sizeof(big), &len), QC_ENOENT);
+  CHECK_RC(qc_get(t, 2, big, sizeof(big), &len, NULL), QC_ENOENT);
   qc_table_info ti;
   CHECK_RC(qc_table_info_get(t, 0, &ti), QC_OK);
   CHECK(ti.rows == 2);
@@ -311,7 +311,7 @@ int main(int argc, char **argv)
 
   /* --- stale handles never crash --- */
   CHECK_RC(qc_table_close(123456), QC_EBADF);
-  CHECK_RC(qc_scan_next(123456, big, sizeof(big), &len, &id), QC_EBADF);
+  CHECK_RC(qc_scan_next(123456, big, sizeof(big), &len, &id, NULL), QC_EBADF);
   CHECK_RC(qc_session_free(123456), QC_EBADF);
   CHECK_RC(qc_append(123456, 0, buf, lens, 1, &first, &e), QC_EBADF);
   CHECK_RC(qc_wait_end(s, &idx), QC_ESTATE);
