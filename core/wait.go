@@ -57,9 +57,13 @@ func (s *Session) Register(specs []Spec, notify func()) (idx int, w *Waiter, err
 	defer waitMu.Unlock()
 	// Under waitMu no waker can run between this check and the
 	// registration below: a row committed after the check is handed to us
-	// by the waker that runs after the commit.
+	// by the waker that runs after the commit. The waiter is counted in
+	// nwaiters before the check, so that waker cannot skip the table as
+	// having no waiters: it waits for waitMu instead.
+	announce(specs, 1)
 	idx, err = s.tryTake(specs)
 	if err != nil || idx >= 0 {
+		announce(specs, -1)
 		return idx, nil, err
 	}
 	w = &Waiter{s: s, specs: append([]Spec(nil), specs...), notify: notify, result: -1}
@@ -67,8 +71,7 @@ func (s *Session) Register(specs []Spec, notify func()) (idx int, w *Waiter, err
 		if seenBefore(specs, i) {
 			continue
 		}
-		sp.Table.waiters = append(sp.Table.waiters, w)
-		sp.Table.nwaiters.Add(1)
+		sp.Table.waiters = append(sp.Table.waiters, w) // counted by announce
 	}
 	s.mu.Lock()
 	s.ownerMode = true
@@ -76,6 +79,16 @@ func (s *Session) Register(specs []Spec, notify func()) (idx int, w *Waiter, err
 	s.waiter = w
 	s.mu.Unlock()
 	return -1, w, nil
+}
+
+// announce adds d to nwaiters of every distinct table of specs. Caller
+// holds waitMu.
+func announce(specs []Spec, d int32) {
+	for i, sp := range specs {
+		if sp.Table != nil && !seenBefore(specs, i) {
+			sp.Table.nwaiters.Add(d)
+		}
+	}
 }
 
 func seenBefore(specs []Spec, i int) bool {
