@@ -39,7 +39,50 @@ var (
 	tables   = map[string]*tableEntry{}
 
 	tableHandles = newRegistry[*tableEntry]()
+
+	// busy holds the keys of tables being dropped or renamed (guarded by
+	// tablesMu). openPath waits for them: the SQL functions open tables
+	// without the server's metadata locks, and a table opened again while
+	// its directory is being deleted or moved would be a second
+	// *core.Table on the same files (rows written to it are lost).
+	busy = map[string]chan struct{}{}
 )
+
+// claimKeys marks keys busy (waiting for any earlier claim on them to end)
+// and returns the function that ends the claim.
+func claimKeys(keys ...string) (release func()) {
+	ch := make(chan struct{})
+	tablesMu.Lock()
+	for {
+		var wait chan struct{}
+		for _, k := range keys {
+			if c := busy[k]; c != nil {
+				wait = c
+				break
+			}
+		}
+		if wait == nil {
+			break
+		}
+		tablesMu.Unlock()
+		<-wait
+		tablesMu.Lock()
+	}
+	for _, k := range keys {
+		busy[k] = ch
+	}
+	tablesMu.Unlock()
+	return func() {
+		tablesMu.Lock()
+		for _, k := range keys {
+			if busy[k] == ch {
+				delete(busy, k)
+			}
+		}
+		tablesMu.Unlock()
+		close(ch)
+	}
+}
 
 // normPath gives the registry key of a server table path ("./db/t").
 func normPath(p string) string {
@@ -57,8 +100,19 @@ func pathOfDir(dir string) string { return normPath(strings.TrimSuffix(dir, ".qu
 
 // openPath returns the open entry for path, opening the table on first use.
 func openPath(path string) (*tableEntry, error) {
-	key := normPath(path)
+	return openKey(normPath(path), true)
+}
+
+// openKey is openPath for a registry key; waitBusy false is for the holder
+// of the key's claim.
+func openKey(key string, waitBusy bool) (*tableEntry, error) {
 	tablesMu.Lock()
+	for waitBusy && busy[key] != nil {
+		c := busy[key]
+		tablesMu.Unlock()
+		<-c
+		tablesMu.Lock()
+	}
 	e, ok := tables[key]
 	if !ok {
 		e = &tableEntry{ready: make(chan struct{})}
@@ -151,7 +205,11 @@ func qc_table_drop(path *C.char, e *C.qc_err) (rc C.int) {
 	if path == nil {
 		return setErr(e, errCode(qcEINVAL, "queue: NULL path"))
 	}
-	key := normPath(C.GoString(path))
+	return setErr(e, dropTable(normPath(C.GoString(path))))
+}
+
+func dropTable(key string) error {
+	defer claimKeys(key)()
 	var err error
 	if ent := detach(key); ent != nil {
 		err = ent.t.Drop()
@@ -159,9 +217,9 @@ func qc_table_drop(path *C.char, e *C.qc_err) (rc C.int) {
 		err = core.Destroy(tableDir(key), core.Options{})
 	}
 	if err != nil {
-		return setErr(e, err)
+		return err
 	}
-	return setErr(e, removeColumns(key))
+	return removeColumns(key)
 }
 
 //export qc_table_rename
@@ -170,14 +228,18 @@ func qc_table_rename(from, to *C.char, e *C.qc_err) (rc C.int) {
 	if from == nil || to == nil {
 		return setErr(e, errCode(qcEINVAL, "queue: NULL path"))
 	}
-	src, dst := normPath(C.GoString(from)), normPath(C.GoString(to))
+	return setErr(e, renameTable(normPath(C.GoString(from)), normPath(C.GoString(to))))
+}
+
+func renameTable(src, dst string) error {
+	defer claimKeys(src, dst)()
 	if _, err := os.Stat(tableDir(dst)); err == nil {
-		return setErr(e, errCode(qcEEXIST, "queue: %s already exists", tableDir(dst)))
+		return errCode(qcEEXIST, "queue: %s already exists", tableDir(dst))
 	}
 	// Rename through the open table so handles, owners and waiters follow it.
-	ent, err := openPath(src)
+	ent, err := openKey(src, false)
 	if err != nil {
-		return setErr(e, err)
+		return err
 	}
 	tablesMu.Lock()
 	if tables[src] == ent {
@@ -190,9 +252,9 @@ func qc_table_rename(from, to *C.char, e *C.qc_err) (rc C.int) {
 		delete(tables, dst)
 		tables[src] = ent
 		tablesMu.Unlock()
-		return setErr(e, err)
+		return err
 	}
-	return setErr(e, renameColumns(src, dst))
+	return renameColumns(src, dst)
 }
 
 //export qc_table_open
