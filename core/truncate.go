@@ -31,11 +31,12 @@ func (t *Table) truncate() (swapped bool, err error) {
 	defer t.wmu.Unlock()
 	t.mu.RLock()
 	closed, dir := t.closed, t.dir
-	last := t.segs[len(t.segs)-1].seq
-	t.mu.RUnlock()
-	if closed {
+	if closed || len(t.segs) == 0 { // closeFiles empties segs
+		t.mu.RUnlock()
 		return false, ErrClosed
 	}
+	last := t.segs[len(t.segs)-1].seq
+	t.mu.RUnlock()
 	if t.broken != nil {
 		return false, t.broken
 	}

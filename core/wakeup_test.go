@@ -67,3 +67,22 @@ func TestRegisterNoLostWakeupDuringRegistration(t *testing.T) {
 	require.Equal(t, empty, ot)
 	require.Equal(t, uint64(1), id)
 }
+
+// Truncate of a closed table is refused without leaving a lock held.
+func TestTruncateClosedTable(t *testing.T) {
+	m := newMemFS(1)
+	m.MkdirAll("/db")
+	require.NoError(t, Create(testDir, memOpts(m)))
+	tb, err := Open(testDir, memOpts(m))
+	require.NoError(t, err)
+	require.NoError(t, tb.Close())
+	require.ErrorIs(t, tb.Truncate(), ErrClosed)
+	done := make(chan error, 1)
+	go func() { done <- tb.Close() }()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, ErrClosed)
+	case <-time.After(3 * time.Second):
+		t.Fatal("the table's lock is still held after Truncate")
+	}
+}
