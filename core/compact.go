@@ -64,8 +64,12 @@ func (t *Table) Compact() (err error) {
 	}
 }
 
-func (t *Table) compact() error {
-	_, err := t.compactOnce()
+// compact runs one compaction for the background goroutine. A panic there
+// would end the process (the server): it becomes this compaction's error,
+// like in Compact.
+func (t *Table) compact() (err error) {
+	defer recoverError(&err)
+	_, err = t.compactOnce()
 	return err
 }
 
