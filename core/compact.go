@@ -202,10 +202,13 @@ func (t *Table) rewritePrefix(dir string, a int, prefix []*segment, rows []liveR
 	}
 	out := newSegment(last.seq, prefix[0].base, kindCompacted, f)
 	out.maxID = last.maxID
-	ok := false
+	ok := false      // the file is the segment: never delete it as a temp
+	swapped := false // the table holds out: never close it here
 	defer func() {
-		if !ok {
+		if !swapped {
 			out.release()
+		}
+		if !ok {
 			_ = t.fs.Remove(tmp)
 		}
 	}()
@@ -261,7 +264,7 @@ func (t *Table) rewritePrefix(dir string, a int, prefix []*segment, rows []liveR
 	if err := t.fs.Rename(tmp, name); err != nil {
 		return fileError(ErrIO, name, 0, err)
 	}
-	ok = true // the file is now the segment; never delete it as a temp
+	ok = true
 	if err := compactStep("renamed"); err != nil {
 		return err
 	}
@@ -274,7 +277,6 @@ func (t *Table) rewritePrefix(dir string, a int, prefix []*segment, rows []liveR
 	t.mu.Lock()
 	if t.closed || len(t.segs) < a+len(prefix) || t.segs[a] != prefix[0] {
 		t.mu.Unlock()
-		out.release()
 		return errors.New("queue: compaction raced with a close")
 	}
 	for i, r := range rows {
@@ -284,6 +286,7 @@ func (t *Table) rewritePrefix(dir string, a int, prefix []*segment, rows []liveR
 	segs := append([]*segment(nil), t.segs[:a]...)
 	segs = append(segs, out)
 	t.segs = append(segs, t.segs[a+len(prefix):]...)
+	swapped = true
 	t.mu.Unlock()
 	for _, s := range prefix {
 		s.release() // the table's reference
