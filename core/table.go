@@ -452,6 +452,7 @@ type Filter struct {
 type Cursor struct {
 	t    *Table
 	s    *Session
+	all  bool // ScanAll: owned rows too, whatever s's mode
 	next uint64
 	done bool
 }
@@ -461,6 +462,13 @@ type Cursor struct {
 // live and belongs to t; otherwise all live rows not owned by any session.
 // Rows committed after the cursor was created may or may not be seen.
 func (t *Table) Scan(s *Session) *Cursor { return &Cursor{t: t, s: s, next: 1} }
+
+// ScanAll returns a cursor over every live row, owned ones included. It is
+// for copying a table (ALTER TABLE): a row a consumer owns at that moment
+// must reach the new table, or it would be lost when the old one is
+// dropped (the owner's later queue_end/queue_abort act on the old table and
+// do nothing, so the row is delivered again: at least once, never lost).
+func (t *Table) ScanAll() *Cursor { return &Cursor{t: t, all: true, next: 1} }
 
 // Next copies the next visible row's payload into buf[:0] and returns it with
 // its id. ok is false at the end.
@@ -490,7 +498,7 @@ func (c *Cursor) Next(buf []byte) (id uint64, payload []byte, ok bool, err error
 		t.mu.RUnlock()
 		return 0, nil, false, ErrClosed
 	}
-	seg, i, found := t.nextLiveLocked(c.next, func(id uint64) bool { return t.owned[id] == nil })
+	seg, i, found := t.nextLiveLocked(c.next, func(id uint64) bool { return c.all || t.owned[id] == nil })
 	if !found {
 		t.mu.RUnlock()
 		c.done = true

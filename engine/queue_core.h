@@ -112,6 +112,9 @@ int  qc_delete_end(uint64_t table);
 
 /* Scans: rows visible to session (0 = none) in row-id order. */
 int  qc_scan_open(uint64_t table, uint64_t session, uint64_t *cursor);
+/* Every live row, owned ones included, whatever the session's mode: for
+   copying a table (ALTER TABLE), so a row a consumer owns is not lost. */
+int  qc_scan_open_copy(uint64_t table, uint64_t *cursor);
 /* QC_OK with *len bytes copied and *id set; QC_EOF at the end; QC_ERANGE if
    cap is too small (*len = needed; call again with a bigger buffer: the same
    row is returned). */

@@ -45,6 +45,20 @@ func qc_scan_open(table, session C.uint64_t, out *C.uint64_t) (rc C.int) {
 	return qcOK
 }
 
+//export qc_scan_open_copy
+func qc_scan_open_copy(table C.uint64_t, out *C.uint64_t) (rc C.int) {
+	defer recoverToCode(&rc, nil)
+	ent, err := tableOf(table)
+	if err != nil {
+		return C.int(codeOf(err))
+	}
+	if out == nil {
+		return qcEINVAL
+	}
+	*out = C.uint64_t(cursors.add(&cursor{c: ent.t.ScanAll()}))
+	return qcOK
+}
+
 //export qc_scan_next
 func qc_scan_next(h C.uint64_t, buf *C.uchar, capacity C.size_t, length *C.size_t, id *C.uint64_t, e *C.qc_err) (rc C.int) {
 	defer recoverToCode(&rc, e)

@@ -305,20 +305,26 @@ int ha_queue::flush_inserts()
   return report(rc, e);
 }
 
+/* ALTER TABLE and friends copy the table's rows into a new table that
+   replaces it. */
+static bool is_table_copy(THD *thd)
+{
+  switch (thd_sql_command(thd)) {
+  case SQLCOM_ALTER_TABLE: case SQLCOM_OPTIMIZE: case SQLCOM_CREATE_INDEX:
+  case SQLCOM_DROP_INDEX:
+    return true;
+  default:
+    return false;
+  }
+}
+
 void ha_queue::start_bulk_insert(ha_rows, uint)
 {
   bulk_insert= true;
-  /* ALTER TABLE and friends copy rows into a table nobody sees until the
-     final rename, so the copy need not be one append: chunks keep tables
-     larger than a statement's limit alterable. */
-  switch (thd_sql_command(ha_thd())) {
-  case SQLCOM_ALTER_TABLE: case SQLCOM_OPTIMIZE: case SQLCOM_CREATE_INDEX:
-  case SQLCOM_DROP_INDEX:
-    bulk_chunked= true;
-    break;
-  default:
-    bulk_chunked= false;
-  }
+  /* A table copy writes into a table nobody sees until the final rename,
+     so it need not be one append: chunks keep tables larger than a
+     statement's limit alterable. */
+  bulk_chunked= is_table_copy(ha_thd());
 }
 
 int ha_queue::end_bulk_insert()
@@ -399,7 +405,10 @@ int ha_queue::rnd_init(bool)
     if (qc_delete_begin(tbl) == QC_OK)
       delete_bracket= true;
   }
-  int rc= qc_scan_open(tbl, sess, &cursor);
+  /* A table copy reads every row, owned ones included: the old table is
+     dropped at the end, so a row a consumer owns would be lost otherwise. */
+  int rc= is_table_copy(ha_thd()) ? qc_scan_open_copy(tbl, &cursor)
+                                  : qc_scan_open(tbl, sess, &cursor);
   return qc_to_ha_err(rc, nullptr, rc != QC_OK);
 }
 
