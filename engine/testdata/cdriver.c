@@ -82,6 +82,44 @@ static uint32_t make_row(unsigned char *p, int32_t id, const char *v)
   return n;
 }
 
+/* completion of an asynchronous durable operation: counts done calls */
+typedef struct done_t {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int calls;
+} done_t;
+
+static void on_done(void *arg)
+{
+  done_t *d = arg;
+  pthread_mutex_lock(&d->mu);
+  d->calls++;
+  pthread_cond_broadcast(&d->cv);
+  pthread_mutex_unlock(&d->mu);
+}
+
+static void done_init(done_t *d)
+{
+  pthread_mutex_init(&d->mu, NULL);
+  pthread_cond_init(&d->cv, NULL);
+  d->calls = 0;
+}
+
+/* waits up to 10 s for done; returns the number of done calls */
+static int done_wait(done_t *d)
+{
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += 10;
+  pthread_mutex_lock(&d->mu);
+  while (d->calls == 0)
+    if (pthread_cond_timedwait(&d->cv, &d->mu, &dl) == ETIMEDOUT)
+      break;
+  int n = d->calls;
+  pthread_mutex_unlock(&d->mu);
+  return n;
+}
+
 static int32_t row_id(const unsigned char *p) { int32_t id; memcpy(&id, p + 1, 4); return id; }
 
 static uint64_t append_one(uint64_t t, uint64_t s, int32_t id, int want)
@@ -284,6 +322,67 @@ int main(int argc, char **argv)
   append_one(t, s, 7, QC_SKIPPED); /* duplicate from the same source row */
   CHECK_RC(qc_set_srcid(s, 1, 'w', 10), QC_OK);
   append_one(t, s, 8, QC_OK);      /* 'w' resets the mark */
+
+  /* --- asynchronous durable operations: done once, then qc_op_finish --- */
+  {
+    done_t d;
+    uint64_t op = 0, first = 0, value = 0;
+    unsigned char abuf[128];
+    uint32_t alens[2];
+    alens[0] = make_row(abuf, 20, "x");
+    alens[1] = make_row(abuf + alens[0], 21, "y");
+    done_init(&d);
+    CHECK_RC(qc_append_async(t, 0, abuf, alens, 2, on_done, &d, &op, &e), QC_PENDING);
+    CHECK(op != 0);
+    CHECK(done_wait(&d) == 1);
+    CHECK_RC(qc_op_finish(op, &first, &e), QC_OK);
+    CHECK(first > 0);
+    CHECK_RC(qc_op_finish(op, &value, &e), QC_EBADF); /* finished ops are gone */
+    CHECK_RC(qc_get(t, first + 1, big, sizeof(big), &len), QC_OK);
+    CHECK(row_id(big) == 21);
+    /* immediate results: done is never called, op stays 0 */
+    done_init(&d);
+    CHECK_RC(qc_append_async(t, 0, abuf, alens, 0, on_done, &d, &op, &e), QC_EINVAL);
+    CHECK(op == 0);
+    CHECK_RC(qc_append_async(t, 0, abuf, alens, 1, NULL, &d, &op, &e), QC_EINVAL);
+    CHECK_RC(qc_remove_async(t, ids, 0, on_done, &d, &op, &e), QC_OK);
+    CHECK(op == 0);
+    CHECK_RC(qc_end_async(s, on_done, &d, &op, &e), QC_OK); /* owns nothing */
+    CHECK(op == 0);
+    CHECK_RC(qc_append_async(777777, 0, abuf, alens, 1, on_done, &d, &op, &e), QC_EBADF);
+    CHECK(d.calls == 0);
+    /* a relay duplicate finishes as QC_SKIPPED */
+    CHECK_RC(qc_set_srcid(s, 2, 'a', 5), QC_OK);
+    CHECK_RC(qc_append_async(t, s, abuf, alens, 1, on_done, &d, &op, &e), QC_PENDING);
+    CHECK(done_wait(&d) == 1);
+    CHECK_RC(qc_op_finish(op, NULL, &e), QC_OK);
+    CHECK_RC(qc_set_srcid(s, 2, 'a', 5), QC_OK);
+    done_init(&d);
+    CHECK_RC(qc_append_async(t, s, abuf, alens, 1, on_done, &d, &op, &e), QC_PENDING);
+    CHECK(done_wait(&d) == 1);
+    CHECK_RC(qc_op_finish(op, &value, &e), QC_SKIPPED);
+    /* removal: value is the number removed */
+    uint64_t rids[2] = { first, 999999 };
+    done_init(&d);
+    CHECK_RC(qc_remove_async(t, rids, 2, on_done, &d, &op, &e), QC_PENDING);
+    CHECK(done_wait(&d) == 1);
+    CHECK_RC(qc_op_finish(op, &value, &e), QC_OK);
+    CHECK(value == 1);
+    CHECK_RC(qc_get(t, first, big, sizeof(big), &len), QC_ENOENT);
+    /* queue_end: the session owns the row until qc_op_finish */
+    const char *one[1] = { "id = 21" };
+    CHECK_RC(qc_wait_begin(s, paths, one, 1, 44, &idx, &e), QC_OK);
+    CHECK_RC(qc_rowid(s, &rid, &has), QC_OK);
+    CHECK(has == 1 && rid == first + 1);
+    done_init(&d);
+    CHECK_RC(qc_end_async(s, on_done, &d, &op, &e), QC_PENDING);
+    CHECK(done_wait(&d) == 1);
+    CHECK(qc_owner_mode(s) == 1);
+    CHECK_RC(qc_op_finish(op, NULL, &e), QC_OK);
+    CHECK(qc_owner_mode(s) == 0);
+    CHECK_RC(qc_get(t, rid, big, sizeof(big), &len), QC_ENOENT);
+    CHECK(d.calls == 1);
+  }
 
   /* --- administration --- */
   char text[1024];
