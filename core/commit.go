@@ -36,8 +36,9 @@ type request struct {
 	err     error
 
 	// done is called exactly once by the committer (after completed is set,
-	// with no table lock held); it must not block.
-	done      func()
+	// with no table lock held) and is given the request's results; it must
+	// not block.
+	done      func(Pending)
 	completed atomic.Bool
 }
 
@@ -67,14 +68,14 @@ func (p *Pending) Err() error { return p.r.err }
 func (r *request) complete() {
 	r.completed.Store(true)
 	defer func() { _ = recover() }()
-	r.done()
+	r.done(Pending{r})
 }
 
 // wait runs f (which queues a request with done) and blocks until the
 // committer has completed it. It is the synchronous form of the *Async calls.
-func wait(f func(done func()) (*Pending, error)) (*Pending, error) {
+func wait(f func(done func(Pending)) (*Pending, error)) (*Pending, error) {
 	ch := make(chan struct{})
-	p, err := f(func() { close(ch) })
+	p, err := f(func(Pending) { close(ch) })
 	if p == nil || err != nil {
 		return p, err
 	}
@@ -92,7 +93,7 @@ func wait(f func(done func()) (*Pending, error)) (*Pending, error) {
 // After commit, waiting sessions whose filter matches are handed rows.
 func (t *Table) Append(rows [][]byte, relay *Relay) (firstID uint64, skipped bool, err error) {
 	defer recoverError(&err)
-	p, err := wait(func(done func()) (*Pending, error) { return t.AppendAsync(rows, relay, done) })
+	p, err := wait(func(done func(Pending)) (*Pending, error) { return t.AppendAsync(rows, relay, done) })
 	if p == nil || err != nil {
 		return 0, false, err
 	}
@@ -103,8 +104,9 @@ func (t *Table) Append(rows [][]byte, relay *Relay) (firstID uint64, skipped boo
 // fails at once or (nil, nil) when there is nothing to write; done is then
 // never called. Otherwise done is called exactly once, from the committer
 // goroutine after the fdatasync (or the failure) with no table lock held,
-// and the Pending's results are valid from then on. done must not block.
-func (t *Table) AppendAsync(rows [][]byte, relay *Relay, done func()) (p *Pending, err error) {
+// with the results (the same as the returned Pending's, valid from then on;
+// done may run before AppendAsync returns). done must not block.
+func (t *Table) AppendAsync(rows [][]byte, relay *Relay, done func(Pending)) (p *Pending, err error) {
 	defer recoverError(&err)
 	if relay != nil && (relay.Slot < 0 || relay.Slot >= MaxRelaySlots) {
 		return nil, fmt.Errorf("%w: relay slot %d not in 0..%d", ErrBadArgument, relay.Slot, MaxRelaySlots-1)
@@ -138,7 +140,7 @@ func (t *Table) AppendAsync(rows [][]byte, relay *Relay, done func()) (p *Pendin
 // ownership becomes inert. Returns the number of rows actually removed.
 func (t *Table) Remove(ids []uint64) (removed int, err error) {
 	defer recoverError(&err)
-	p, err := wait(func(done func()) (*Pending, error) { return t.RemoveAsync(ids, done) })
+	p, err := wait(func(done func(Pending)) (*Pending, error) { return t.RemoveAsync(ids, done) })
 	if p == nil || err != nil {
 		return 0, err
 	}
@@ -148,7 +150,7 @@ func (t *Table) Remove(ids []uint64) (removed int, err error) {
 // RemoveAsync is Remove without waiting, with AppendAsync's contract:
 // (nil, nil) for an empty list, (nil, err) for an immediate failure,
 // otherwise done is called exactly once by the committer.
-func (t *Table) RemoveAsync(ids []uint64, done func()) (p *Pending, err error) {
+func (t *Table) RemoveAsync(ids []uint64, done func(Pending)) (p *Pending, err error) {
 	defer recoverError(&err)
 	if len(ids) == 0 {
 		return nil, nil

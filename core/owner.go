@@ -180,16 +180,17 @@ func (s *Session) Consume() (err error) {
 	if p == nil || err != nil {
 		return err
 	}
-	return s.FinishConsume(p)
+	return s.FinishConsume(*p)
 }
 
 // ConsumeAsync starts Consume without waiting for the fdatasync. With
 // (nil, err) it has finished (row given back on error, owner mode left) and
 // done is never called; otherwise done is called once by the committer, and
-// the caller must then call FinishConsume(p) on the session's thread, which
-// gives the row back if the removal failed and leaves owner mode. Between
-// the two the session still owns the row.
-func (s *Session) ConsumeAsync(done func()) (p *Pending, err error) {
+// the caller must then call FinishConsume with the Pending (done may do it),
+// which gives the row back if the removal failed and leaves owner mode.
+// Between the two the session still owns the row; the session must not be
+// used meanwhile.
+func (s *Session) ConsumeAsync(done func(Pending)) (p *Pending, err error) {
 	defer recoverError(&err)
 	t, id := s.Owned()
 	if t == nil {
@@ -208,7 +209,7 @@ func (s *Session) ConsumeAsync(done func()) (p *Pending, err error) {
 }
 
 // FinishConsume ends a ConsumeAsync whose done function has been called.
-func (s *Session) FinishConsume(p *Pending) (err error) {
+func (s *Session) FinishConsume(p Pending) (err error) {
 	defer recoverError(&err)
 	if err := p.Err(); err != nil {
 		// Not removed: give the row back so it is delivered again.

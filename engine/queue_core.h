@@ -14,9 +14,9 @@
   - No function blocks for long except the synchronous durable ones
     (append, remove, end, wait_begin's consume step), which wait for one
     group fsync inside Go. Their *_async forms wait in C instead: the call
-    queues the request and returns QC_PENDING, done(arg) is called once
-    after the fsync, then qc_op_finish collects the result. Waiting for
-    rows happens in C too: qc_wait_begin registers, the notify callback
+    queues the request and returns QC_PENDING; after the fsync the library
+    writes the result into the caller's memory and calls done(arg) once.
+    Waiting for rows happens in C too: qc_wait_begin registers, the notify callback
     signals, qc_wait_end collects the result.
 
   Table paths: "./db/table" exactly as the server passes them to the handler
@@ -97,8 +97,7 @@ int  qc_abi_version(void);
 int  qc_init(qc_notify_fn notify);
 /* Closes every table (checkpoint), for plugin deinit. */
 int  qc_shutdown(void);
-/* Number of live handles of all kinds, unfinished async operations
-   included (leak checks in tests). */
+/* Number of live handles of all kinds (leak checks in tests). */
 int  qc_handle_count(void);
 
 /* --- tables (handler) --- */
@@ -120,28 +119,24 @@ int  qc_remove(uint64_t table, const uint64_t *ids, int n, uint64_t *removed, qc
 
 /* Asynchronous forms of qc_append, qc_remove and qc_end (the server's
    threads wait for the fsync in C, not blocked inside Go).
-   QC_PENDING: queued, *op set; done(arg) will be called exactly once, from a
-   Go thread, after the fsync or the failure, even when the table is closed
-   or dropped meanwhile; after it the caller must call qc_op_finish(op).
-   arg (and the memory the caller waits on) must stay valid until done has
-   returned, so the caller waits for done even when the query is killed.
-   Any other result is final (as the synchronous call's) and done is never
-   called; *op is 0 then. */
+   QC_PENDING: queued. Then exactly once, from a Go thread after the fsync
+   or the failure (also when the table is closed or dropped meanwhile), the
+   library writes the synchronous call's status to *rc (QC_OK, QC_SKIPPED
+   or an error, with its message in e), *first_id / *removed (when not
+   NULL), and calls done(arg). All of these must stay valid until done has
+   been called, so the caller waits for it even when the query is killed.
+   Any other return value is final (as the synchronous call's): nothing is
+   written later and done is never called. */
 int  qc_append_async(uint64_t table, uint64_t session, const unsigned char *buf,
                      const uint32_t *lens, int nrows, qc_done_fn done, void *arg,
-                     uint64_t *op, qc_err *e);
+                     int *rc, uint64_t *first_id, qc_err *e);
 int  qc_remove_async(uint64_t table, const uint64_t *ids, int n, qc_done_fn done,
-                     void *arg, uint64_t *op, qc_err *e);
-/* Between QC_PENDING and qc_op_finish the session still owns the row;
-   qc_op_finish leaves owner mode (and returns the row on failure). */
-int  qc_end_async(uint64_t session, qc_done_fn done, void *arg, uint64_t *op,
+                     void *arg, int *rc, uint64_t *removed, qc_err *e);
+/* The session still owns the row until done; by then it has left owner
+   mode (and given the row back on failure). The session must not be used
+   before done. */
+int  qc_end_async(uint64_t session, qc_done_fn done, void *arg, int *rc,
                   qc_err *e);
-/* Result of an operation whose done was called: the synchronous call's
-   status (QC_OK, QC_SKIPPED, an error with e) and *value = first id
-   (append) or removed count (remove); value may be NULL. Frees op.
-   QC_ESTATE (op kept) if done has not been called yet; QC_EBADF if op is
-   unknown or already finished. */
-int  qc_op_finish(uint64_t op, uint64_t *value, qc_err *e);
 
 int  qc_delete_begin(uint64_t table);  /* non-owner DELETE interlock (counter) */
 int  qc_delete_end(uint64_t table);

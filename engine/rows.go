@@ -81,32 +81,30 @@ func qc_append(table, sessionH C.uint64_t, buf *C.uchar, lens *C.uint32_t, nrows
 
 //export qc_append_async
 func qc_append_async(table, sessionH C.uint64_t, buf *C.uchar, lens *C.uint32_t, nrows C.int,
-	done C.qc_done_fn, arg unsafe.Pointer, op *C.uint64_t, e *C.qc_err) (rc C.int) {
+	done C.qc_done_fn, arg unsafe.Pointer, rcOut *C.int, firstID *C.uint64_t, e *C.qc_err) (rc C.int) {
 	defer recoverToCode(&rc, e)
-	if op == nil || done == nil {
-		return setErr(e, errCode(qcEINVAL, "queue: qc_append_async needs op and done"))
+	if rcOut == nil || done == nil {
+		return setErr(e, errCode(qcEINVAL, "queue: qc_append_async needs rc and done"))
 	}
-	*op = 0
 	ent, rows, relay, err := appendArgs(table, sessionH, buf, lens, nrows)
 	if err != nil {
 		return setErr(e, err)
 	}
-	p, err := ent.t.AppendAsync(rows, relay, doneFunc(done, arg))
-	if p == nil || err != nil {
-		return setErr(e, err)
-	}
-	*op = C.uint64_t(ops.add(&asyncOp{p: p, finish: func(value *C.uint64_t, e *C.qc_err) C.int {
+	p, err := ent.t.AppendAsync(rows, relay, completion(done, arg, rcOut, e, func(p core.Pending) C.int {
 		if err := p.Err(); err != nil {
 			return setErr(e, err)
 		}
-		if value != nil {
-			*value = C.uint64_t(p.FirstID())
+		if firstID != nil {
+			*firstID = C.uint64_t(p.FirstID())
 		}
 		if p.Skipped() {
 			return qcSkipped
 		}
 		return qcOK
-	}}))
+	}))
+	if p == nil || err != nil {
+		return setErr(e, err)
+	}
 	return qcPending
 }
 
@@ -142,26 +140,24 @@ func qc_remove(table C.uint64_t, ids *C.uint64_t, n C.int, removed *C.uint64_t, 
 
 //export qc_remove_async
 func qc_remove_async(table C.uint64_t, ids *C.uint64_t, n C.int,
-	done C.qc_done_fn, arg unsafe.Pointer, op *C.uint64_t, e *C.qc_err) (rc C.int) {
+	done C.qc_done_fn, arg unsafe.Pointer, rcOut *C.int, removed *C.uint64_t, e *C.qc_err) (rc C.int) {
 	defer recoverToCode(&rc, e)
-	if op == nil || done == nil {
-		return setErr(e, errCode(qcEINVAL, "queue: qc_remove_async needs op and done"))
+	if rcOut == nil || done == nil {
+		return setErr(e, errCode(qcEINVAL, "queue: qc_remove_async needs rc and done"))
 	}
-	*op = 0
 	ent, list, err := removeArgs(table, ids, n)
 	if err != nil {
 		return setErr(e, err)
 	}
-	p, err := ent.t.RemoveAsync(list, doneFunc(done, arg))
+	p, err := ent.t.RemoveAsync(list, completion(done, arg, rcOut, e, func(p core.Pending) C.int {
+		if removed != nil {
+			*removed = C.uint64_t(p.Removed())
+		}
+		return setErr(e, p.Err())
+	}))
 	if p == nil || err != nil {
 		return setErr(e, err)
 	}
-	*op = C.uint64_t(ops.add(&asyncOp{p: p, finish: func(value *C.uint64_t, e *C.qc_err) C.int {
-		if value != nil {
-			*value = C.uint64_t(p.Removed())
-		}
-		return setErr(e, p.Err())
-	}}))
 	return qcPending
 }
 

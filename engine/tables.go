@@ -299,5 +299,5 @@ func qc_abi_version() C.int { return 1 }
 //export qc_handle_count
 func qc_handle_count() (rc C.int) {
 	defer recoverToCode(&rc, nil)
-	return C.int(tableHandles.len() + cursors.len() + sessions.len() + ops.len())
+	return C.int(tableHandles.len() + cursors.len() + sessions.len())
 }

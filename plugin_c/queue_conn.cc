@@ -71,11 +71,12 @@ extern "C" void queue_notify(uint64_t token)
 }
 
 /*
-  Completion of one durable operation, on the waiting thread's stack.
-  mutex guards done. Plain pthread objects: the signalling side runs on a Go
-  thread and must touch nothing after unlocking (the waiter may return and
-  free the struct right then), which POSIX allows for a mutex and condition
-  destroyed by the thread that observed the change under the mutex.
+  Completion of one durable operation, on the waiting thread's stack. The
+  library writes rc (and the caller's other out-parameters) before calling
+  queue_done_signal. mutex guards done. Plain pthread objects: the
+  signalling side runs on a Go thread and touches nothing after unlocking
+  (the waiter may return and destroy the struct right then, which POSIX
+  allows once it has seen done under the mutex).
 */
 namespace {
 struct Queue_done
@@ -83,8 +84,9 @@ struct Queue_done
   pthread_mutex_t mutex;
   pthread_cond_t cond;
   bool done;
+  int rc;
 
-  Queue_done() : done(false)
+  Queue_done() : done(false), rc(QC_ERR)
   {
     pthread_mutex_init(&mutex, nullptr);
     pthread_cond_init(&cond, nullptr);
@@ -109,11 +111,10 @@ extern "C" void queue_done_signal(void *arg)
 
 /*
   Ends an *_async call: for QC_PENDING waits (not interruptible, see
-  queue_conn.h) for the committer's signal and returns qc_op_finish's result;
+  queue_conn.h) for the committer's signal and returns the status it wrote;
   any other rc is already final.
 */
-static int await_durable(THD *thd, int rc, Queue_done *d, uint64_t op,
-                         uint64_t *value, qc_err *e)
+static int await_durable(THD *thd, int rc, Queue_done *d)
 {
   if (rc != QC_PENDING)
     return rc;
@@ -131,7 +132,7 @@ static int await_durable(THD *thd, int rc, Queue_done *d, uint64_t op,
   }
   else
     pthread_mutex_unlock(&d->mutex);
-  return qc_op_finish(op, value, e);
+  return d->rc;
 }
 
 int queue_durable_append(THD *thd, uint64_t table, uint64_t session,
@@ -139,27 +140,24 @@ int queue_durable_append(THD *thd, uint64_t table, uint64_t session,
                          int nrows, uint64_t *first_id, qc_err *e)
 {
   Queue_done d;
-  uint64_t op= 0;
   int rc= qc_append_async(table, session, buf, lens, nrows, queue_done_signal,
-                          &d, &op, e);
-  return await_durable(thd, rc, &d, op, first_id, e);
+                          &d, &d.rc, first_id, e);
+  return await_durable(thd, rc, &d);
 }
 
 int queue_durable_remove(THD *thd, uint64_t table, const uint64_t *ids, int n,
                          uint64_t *removed, qc_err *e)
 {
   Queue_done d;
-  uint64_t op= 0;
-  int rc= qc_remove_async(table, ids, n, queue_done_signal, &d, &op, e);
-  return await_durable(thd, rc, &d, op, removed, e);
+  int rc= qc_remove_async(table, ids, n, queue_done_signal, &d, &d.rc, removed, e);
+  return await_durable(thd, rc, &d);
 }
 
 int queue_durable_end(THD *thd, uint64_t session, qc_err *e)
 {
   Queue_done d;
-  uint64_t op= 0;
-  int rc= qc_end_async(session, queue_done_signal, &d, &op, e);
-  return await_durable(thd, rc, &d, op, nullptr, e);
+  int rc= qc_end_async(session, queue_done_signal, &d, &d.rc, e);
+  return await_durable(thd, rc, &d);
 }
 
 size_t queue_table_path(char *buf, size_t len, const char *db, const char *name)

@@ -18,10 +18,10 @@
 
   Durable operations (INSERT, DELETE, queue_end and queue_wait's consume
   step) wait for the group commit in C too: queue_durable_* call the
-  library's *_async function with a completion struct on the caller's stack,
-  sleep on its condition variable until the committer calls
-  queue_done_signal after the fdatasync, then collect the result with
-  qc_op_finish. The sleep ignores KILL: an acknowledgement must not be lost
+  library's *_async function with a completion struct on the caller's stack
+  and sleep on its condition variable until the committer has written the
+  result into it and called queue_done_signal after the fdatasync. The
+  sleep ignores KILL: an acknowledgement must not be lost
   (durability first; the wait is one fsync long) and the stack struct must
   outlive the signal. It cannot hang: the library completes every queued
   request, on failure and on close too.

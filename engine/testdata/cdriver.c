@@ -323,64 +323,66 @@ int main(int argc, char **argv)
   CHECK_RC(qc_set_srcid(s, 1, 'w', 10), QC_OK);
   append_one(t, s, 8, QC_OK);      /* 'w' resets the mark */
 
-  /* --- asynchronous durable operations: done once, then qc_op_finish --- */
+  /* --- asynchronous durable operations: results written, then done once --- */
   {
     done_t d;
-    uint64_t op = 0, first = 0, value = 0;
+    int arc = 99;
+    uint64_t first = 0, value = 0;
     unsigned char abuf[128];
     uint32_t alens[2];
     alens[0] = make_row(abuf, 20, "x");
     alens[1] = make_row(abuf + alens[0], 21, "y");
     done_init(&d);
-    CHECK_RC(qc_append_async(t, 0, abuf, alens, 2, on_done, &d, &op, &e), QC_PENDING);
-    CHECK(op != 0);
+    CHECK_RC(qc_append_async(t, 0, abuf, alens, 2, on_done, &d, &arc, &first, &e), QC_PENDING);
     CHECK(done_wait(&d) == 1);
-    CHECK_RC(qc_op_finish(op, &first, &e), QC_OK);
+    CHECK(arc == QC_OK);
     CHECK(first > 0);
-    CHECK_RC(qc_op_finish(op, &value, &e), QC_EBADF); /* finished ops are gone */
     CHECK_RC(qc_get(t, first + 1, big, sizeof(big), &len), QC_OK);
     CHECK(row_id(big) == 21);
-    /* immediate results: done is never called, op stays 0 */
+    /* immediate results: nothing written later, done never called */
     done_init(&d);
-    CHECK_RC(qc_append_async(t, 0, abuf, alens, 0, on_done, &d, &op, &e), QC_EINVAL);
-    CHECK(op == 0);
-    CHECK_RC(qc_append_async(t, 0, abuf, alens, 1, NULL, &d, &op, &e), QC_EINVAL);
-    CHECK_RC(qc_remove_async(t, ids, 0, on_done, &d, &op, &e), QC_OK);
-    CHECK(op == 0);
-    CHECK_RC(qc_end_async(s, on_done, &d, &op, &e), QC_OK); /* owns nothing */
-    CHECK(op == 0);
-    CHECK_RC(qc_append_async(777777, 0, abuf, alens, 1, on_done, &d, &op, &e), QC_EBADF);
-    CHECK(d.calls == 0);
-    /* a relay duplicate finishes as QC_SKIPPED */
+    arc = 99;
+    CHECK_RC(qc_append_async(t, 0, abuf, alens, 0, on_done, &d, &arc, &value, &e), QC_EINVAL);
+    CHECK_RC(qc_append_async(t, 0, abuf, alens, 1, NULL, &d, &arc, &value, &e), QC_EINVAL);
+    CHECK_RC(qc_append_async(t, 0, abuf, alens, 1, on_done, &d, NULL, &value, &e), QC_EINVAL);
+    CHECK_RC(qc_remove_async(t, ids, 0, on_done, &d, &arc, &removed, &e), QC_OK);
+    CHECK_RC(qc_end_async(s, on_done, &d, &arc, &e), QC_OK); /* owns nothing */
+    CHECK_RC(qc_append_async(777777, 0, abuf, alens, 1, on_done, &d, &arc, &value, &e), QC_EBADF);
+    struct timespec settle = { 0, 50 * 1000 * 1000 };
+    nanosleep(&settle, NULL);
+    CHECK(d.calls == 0 && arc == 99);
+    /* a relay duplicate completes with QC_SKIPPED */
     CHECK_RC(qc_set_srcid(s, 2, 'a', 5), QC_OK);
-    CHECK_RC(qc_append_async(t, s, abuf, alens, 1, on_done, &d, &op, &e), QC_PENDING);
+    CHECK_RC(qc_append_async(t, s, abuf, alens, 1, on_done, &d, &arc, NULL, &e), QC_PENDING);
     CHECK(done_wait(&d) == 1);
-    CHECK_RC(qc_op_finish(op, NULL, &e), QC_OK);
+    CHECK(arc == QC_OK);
     CHECK_RC(qc_set_srcid(s, 2, 'a', 5), QC_OK);
     done_init(&d);
-    CHECK_RC(qc_append_async(t, s, abuf, alens, 1, on_done, &d, &op, &e), QC_PENDING);
+    CHECK_RC(qc_append_async(t, s, abuf, alens, 1, on_done, &d, &arc, &value, &e), QC_PENDING);
     CHECK(done_wait(&d) == 1);
-    CHECK_RC(qc_op_finish(op, &value, &e), QC_SKIPPED);
-    /* removal: value is the number removed */
+    CHECK(arc == QC_SKIPPED);
+    /* removal: *removed is the number removed */
     uint64_t rids[2] = { first, 999999 };
     done_init(&d);
-    CHECK_RC(qc_remove_async(t, rids, 2, on_done, &d, &op, &e), QC_PENDING);
+    arc = 99;
+    value = 7;
+    CHECK_RC(qc_remove_async(t, rids, 2, on_done, &d, &arc, &value, &e), QC_PENDING);
     CHECK(done_wait(&d) == 1);
-    CHECK_RC(qc_op_finish(op, &value, &e), QC_OK);
-    CHECK(value == 1);
+    CHECK(arc == QC_OK && value == 1);
     CHECK_RC(qc_get(t, first, big, sizeof(big), &len), QC_ENOENT);
-    /* queue_end: the session owns the row until qc_op_finish */
+    /* queue_end: owner mode is left by the time done is called */
     const char *one[1] = { "id = 21" };
     CHECK_RC(qc_wait_begin(s, paths, one, 1, 44, &idx, &e), QC_OK);
     CHECK_RC(qc_rowid(s, &rid, &has), QC_OK);
     CHECK(has == 1 && rid == first + 1);
     done_init(&d);
-    CHECK_RC(qc_end_async(s, on_done, &d, &op, &e), QC_PENDING);
+    arc = 99;
+    CHECK_RC(qc_end_async(s, on_done, &d, &arc, &e), QC_PENDING);
     CHECK(done_wait(&d) == 1);
-    CHECK(qc_owner_mode(s) == 1);
-    CHECK_RC(qc_op_finish(op, NULL, &e), QC_OK);
+    CHECK(arc == QC_OK);
     CHECK(qc_owner_mode(s) == 0);
     CHECK_RC(qc_get(t, rid, big, sizeof(big), &len), QC_ENOENT);
+    nanosleep(&settle, NULL);
     CHECK(d.calls == 1);
   }
 
