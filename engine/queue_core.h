@@ -14,8 +14,9 @@
   - No function blocks for long except the synchronous durable ones
     (append, remove, end, wait_begin's consume step), which wait for one
     group fsync inside Go. Their *_async forms wait in C instead: the call
-    queues the request and returns QC_PENDING; after the fsync the library
-    writes the result into the caller's memory and calls done(arg) once.
+    queues the request (without entering Go) and returns QC_PENDING; after
+    the fsync the library writes the result into the caller's memory and
+    calls done(arg) once.
     Waiting for rows happens in C too: qc_wait_begin registers, the notify callback
     signals, qc_wait_end collects the result.
 
@@ -117,16 +118,20 @@ int  qc_append(uint64_t table, uint64_t session, const unsigned char *buf,
 /* Durable removal; already-removed ids are ignored. */
 int  qc_remove(uint64_t table, const uint64_t *ids, int n, uint64_t *removed, qc_err *e);
 
-/* Asynchronous forms of qc_append, qc_remove and qc_end (the server's
-   threads wait for the fsync in C, not blocked inside Go).
-   QC_PENDING: queued. Then exactly once, from a Go thread after the fsync
-   or the failure (also when the table is closed or dropped meanwhile), the
-   library writes the synchronous call's status to *rc (QC_OK, QC_SKIPPED
-   or an error, with its message in e), *first_id / *removed (when not
-   NULL), and calls done(arg). All of these must stay valid until done has
-   been called, so the caller waits for it even when the query is killed.
-   Any other return value is final (as the synchronous call's): nothing is
-   written later and done is never called. */
+/* Asynchronous forms of qc_append, qc_remove and qc_end: the server's
+   threads wait for the fsync in C, and these calls do not enter Go at all
+   (plain C in the library, engine/intake.c: they queue the request for a Go
+   goroutine and return).
+   QC_PENDING: queued. Then exactly once, from a Go thread, after the fsync
+   or the failure (also for argument errors, a stale handle, a table closed
+   or dropped meanwhile, or nothing to do), the library writes the
+   synchronous call's status to *rc (QC_OK, QC_SKIPPED or an error, with its
+   message in e), *first_id / *removed (when not NULL, on success), and
+   calls done(arg). All of these and the row/id buffers must stay valid
+   until done has been called, so the caller waits for it even when the
+   query is killed. Any other return value (QC_EINVAL for a NULL done or rc,
+   QC_ERR out of memory) is final: nothing is written and done is never
+   called. */
 int  qc_append_async(uint64_t table, uint64_t session, const unsigned char *buf,
                      const uint32_t *lens, int nrows, qc_done_fn done, void *arg,
                      int *rc, uint64_t *first_id, qc_err *e);

@@ -79,23 +79,21 @@ func qc_append(table, sessionH C.uint64_t, buf *C.uchar, lens *C.uint32_t, nrows
 	return qcOK
 }
 
-//export qc_append_async
-func qc_append_async(table, sessionH C.uint64_t, buf *C.uchar, lens *C.uint32_t, nrows C.int,
-	done C.qc_done_fn, arg unsafe.Pointer, rcOut *C.int, firstID *C.uint64_t, e *C.qc_err) (rc C.int) {
-	defer recoverToCode(&rc, e)
-	if rcOut == nil || done == nil {
-		return setErr(e, errCode(qcEINVAL, "queue: qc_append_async needs rc and done"))
-	}
-	ent, rows, relay, err := appendArgs(table, sessionH, buf, lens, nrows)
+// startAppend queues an append for qc_append_async (see intake.go): it
+// reports whether the committer will complete it; otherwise rc is final.
+func startAppend(r *intakeReq) (pending bool, rc C.int) {
+	defer recoverToCode(&rc, r.e)
+	ent, rows, relay, err := appendArgs(r.table, r.session, r.buf, r.lens, r.n)
 	if err != nil {
-		return setErr(e, err)
+		return false, setErr(r.e, err)
 	}
-	p, err := ent.t.AppendAsync(rows, relay, completion(done, arg, rcOut, e, func(p core.Pending) C.int {
+	e, value := r.e, r.value
+	p, err := ent.t.AppendAsync(rows, relay, r.completion(func(p core.Pending) C.int {
 		if err := p.Err(); err != nil {
 			return setErr(e, err)
 		}
-		if firstID != nil {
-			*firstID = C.uint64_t(p.FirstID())
+		if value != nil {
+			*value = C.uint64_t(p.FirstID())
 		}
 		if p.Skipped() {
 			return qcSkipped
@@ -103,9 +101,9 @@ func qc_append_async(table, sessionH C.uint64_t, buf *C.uchar, lens *C.uint32_t,
 		return qcOK
 	}))
 	if p == nil || err != nil {
-		return setErr(e, err)
+		return false, setErr(r.e, err)
 	}
-	return qcPending
+	return true, qcPending
 }
 
 // removeArgs copies qc_remove's id list into Go memory.
@@ -138,27 +136,24 @@ func qc_remove(table C.uint64_t, ids *C.uint64_t, n C.int, removed *C.uint64_t, 
 	return setErr(e, err)
 }
 
-//export qc_remove_async
-func qc_remove_async(table C.uint64_t, ids *C.uint64_t, n C.int,
-	done C.qc_done_fn, arg unsafe.Pointer, rcOut *C.int, removed *C.uint64_t, e *C.qc_err) (rc C.int) {
-	defer recoverToCode(&rc, e)
-	if rcOut == nil || done == nil {
-		return setErr(e, errCode(qcEINVAL, "queue: qc_remove_async needs rc and done"))
-	}
-	ent, list, err := removeArgs(table, ids, n)
+// startRemove queues a removal for qc_remove_async, like startAppend.
+func startRemove(r *intakeReq) (pending bool, rc C.int) {
+	defer recoverToCode(&rc, r.e)
+	ent, list, err := removeArgs(r.table, r.ids, r.n)
 	if err != nil {
-		return setErr(e, err)
+		return false, setErr(r.e, err)
 	}
-	p, err := ent.t.RemoveAsync(list, completion(done, arg, rcOut, e, func(p core.Pending) C.int {
-		if removed != nil {
-			*removed = C.uint64_t(p.Removed())
+	e, value := r.e, r.value
+	p, err := ent.t.RemoveAsync(list, r.completion(func(p core.Pending) C.int {
+		if value != nil {
+			*value = C.uint64_t(p.Removed())
 		}
 		return setErr(e, p.Err())
 	}))
 	if p == nil || err != nil {
-		return setErr(e, err)
+		return false, setErr(r.e, err)
 	}
-	return qcPending
+	return true, qcPending
 }
 
 //export qc_delete_begin

@@ -17,8 +17,10 @@
   (lock order: Go's locks, then conn->mutex).
 
   Durable operations (INSERT, DELETE, queue_end and queue_wait's consume
-  step) wait for the group commit in C too: queue_durable_* call the
-  library's *_async function with a completion struct on the caller's stack
+  step) wait for the group commit in C too, and do not enter Go at all:
+  queue_durable_* call the library's *_async function (plain C that queues
+  the request for the library's intake goroutine) with a completion struct
+  on the caller's stack
   and sleep on its condition variable until the committer has written the
   result into it and called queue_done_signal after the fdatasync. The
   sleep ignores KILL: an acknowledgement must not be lost
