@@ -29,7 +29,8 @@ import (
 // message, and every entry into Go from a server thread may have to wait
 // for one of the few Ps.
 //
-// One intake goroutine takes all queued requests at once, checks and copies
+// Under load one intake goroutine takes all queued requests at once (when it
+// is asleep, the calling thread enters Go itself, see intake.c), checks and copies
 // their arguments and queues them for their tables' committers. Then,
 // exactly once per request, the committer (after the fdatasync or the
 // failure, with no core lock held), or the intake goroutine itself when the
@@ -59,15 +60,28 @@ func init() { go intakeLoop() }
 func intakeLoop() {
 	for {
 		for q := C.qc_intake_take(); q != nil; {
-			r := intakeReq{kind: q.kind, table: q.table, session: q.session, buf: q.buf,
-				lens: q.lens, ids: q.ids, n: q.n, done: q.done, arg: q.arg, rc: q.rc,
-				value: q.value, e: q.e}
 			next := q.next
-			C.free(unsafe.Pointer(q))
+			startReq(q)
 			q = next
-			r.start()
 		}
 	}
+}
+
+// startReq copies and frees the C request q and starts it.
+func startReq(q *C.qc_req) {
+	r := intakeReq{kind: q.kind, table: q.table, session: q.session, buf: q.buf,
+		lens: q.lens, ids: q.ids, n: q.n, done: q.done, arg: q.arg, rc: q.rc,
+		value: q.value, e: q.e}
+	C.free(unsafe.Pointer(q))
+	r.start()
+}
+
+// qc_intake_direct starts one request on the calling server thread, when
+// the intake goroutine is asleep (intake.c). Not part of the ABI.
+//
+//export qc_intake_direct
+func qc_intake_direct(q *C.qc_req) {
+	startReq(q)
 }
 
 // start queues r for its committer, or completes it at once when it fails
