@@ -5,7 +5,8 @@ find_program(GO_EXECUTABLE go PATHS /usr/local/go/bin ENV GOROOT PATH_SUFFIXES b
 
 function(add_go_c_shared target output package)
   file(GLOB_RECURSE go_sources CONFIGURE_DEPENDS
-       "${CMAKE_SOURCE_DIR}/*.go" "${CMAKE_SOURCE_DIR}/engine/*.h")
+       "${CMAKE_SOURCE_DIR}/*.go" "${CMAKE_SOURCE_DIR}/engine/*.h"
+       "${CMAKE_SOURCE_DIR}/engine/*.c")
   list(FILTER go_sources EXCLUDE REGEX "_test\\.go$|/build/|/var/")
   set(go_mod "${CMAKE_SOURCE_DIR}/go.mod")
   if(EXISTS "${CMAKE_SOURCE_DIR}/go.sum")

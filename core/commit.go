@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,6 +15,13 @@ import (
 // index under t.mu and acknowledges all requests. Requests queued while a
 // batch is being synced form the next batch, so under load many requests
 // share one fdatasync.
+//
+// AppendAsync and RemoveAsync queue the same request without blocking: the
+// committer calls the request's done function instead of waking a blocked
+// goroutine. The C ABI uses them so that a server thread waits for the
+// fdatasync on its own condition variable, outside Go: a goroutine running
+// a cgo callback is locked to its thread, and blocking it inside Go costs
+// several scheduler hand-offs per message.
 
 // request is one Append or Remove waiting for the committer.
 type request struct {
@@ -21,11 +29,58 @@ type request struct {
 	relay   *Relay
 	removes []uint64
 
+	// Results, written by the committer before completed is set.
 	firstID uint64
 	skipped bool
 	removed int
 	err     error
-	done    chan struct{}
+
+	// done is called exactly once by the committer (after completed is set,
+	// with no table lock held) and is given the request's results; it must
+	// not block.
+	done      func(Pending)
+	completed atomic.Bool
+}
+
+// Pending is a queued Append or Remove. Its results may be read once its
+// done function has been called (Done reports it).
+type Pending struct{ r *request }
+
+// Done reports whether the committer has completed the request; the
+// results below are valid only then.
+func (p *Pending) Done() bool { return p.r.completed.Load() }
+
+// FirstID is the row id of the first appended row (AppendAsync).
+func (p *Pending) FirstID() uint64 { return p.r.firstID }
+
+// Skipped reports an append whose relay mark was a duplicate (nothing written).
+func (p *Pending) Skipped() bool { return p.r.skipped }
+
+// Removed is the number of rows actually removed (RemoveAsync).
+func (p *Pending) Removed() int { return p.r.removed }
+
+// Err is the request's error; nil means durable.
+func (p *Pending) Err() error { return p.r.err }
+
+// complete publishes r's results and calls its done function. A panicking
+// done function must not stop the committer: every other request of the
+// batch still has to be completed.
+func (r *request) complete() {
+	r.completed.Store(true)
+	defer func() { _ = recover() }()
+	r.done(Pending{r})
+}
+
+// wait runs f (which queues a request with done) and blocks until the
+// committer has completed it. It is the synchronous form of the *Async calls.
+func wait(f func(done func(Pending)) (*Pending, error)) (*Pending, error) {
+	ch := make(chan struct{})
+	p, err := f(func(Pending) { close(ch) })
+	if p == nil || err != nil {
+		return p, err
+	}
+	<-ch
+	return p, nil
 }
 
 // Append writes rows (one statement's worth) durably: it returns only after
@@ -38,8 +93,23 @@ type request struct {
 // After commit, waiting sessions whose filter matches are handed rows.
 func (t *Table) Append(rows [][]byte, relay *Relay) (firstID uint64, skipped bool, err error) {
 	defer recoverError(&err)
+	p, err := wait(func(done func(Pending)) (*Pending, error) { return t.AppendAsync(rows, relay, done) })
+	if p == nil || err != nil {
+		return 0, false, err
+	}
+	return p.r.firstID, p.r.skipped, p.r.err
+}
+
+// AppendAsync is Append without waiting. It returns (nil, err) when it
+// fails at once or (nil, nil) when there is nothing to write; done is then
+// never called. Otherwise done is called exactly once, from the committer
+// goroutine after the fdatasync (or the failure) with no table lock held,
+// with the results (the same as the returned Pending's, valid from then on;
+// done may run before AppendAsync returns). done must not block.
+func (t *Table) AppendAsync(rows [][]byte, relay *Relay, done func(Pending)) (p *Pending, err error) {
+	defer recoverError(&err)
 	if relay != nil && (relay.Slot < 0 || relay.Slot >= MaxRelaySlots) {
-		return 0, false, fmt.Errorf("%w: relay slot %d not in 0..%d", ErrBadArgument, relay.Slot, MaxRelaySlots-1)
+		return nil, fmt.Errorf("%w: relay slot %d not in 0..%d", ErrBadArgument, relay.Slot, MaxRelaySlots-1)
 	}
 	if relay != nil && relay.RowID == 0 {
 		relay = nil // "no source"
@@ -47,21 +117,21 @@ func (t *Table) Append(rows [][]byte, relay *Relay) (firstID uint64, skipped boo
 	total := 0
 	for _, r := range rows {
 		if len(r) > MaxRowSize {
-			return 0, false, fmt.Errorf("%w: %d bytes (max %d)", ErrTooLarge, len(r), MaxRowSize)
+			return nil, fmt.Errorf("%w: %d bytes (max %d)", ErrTooLarge, len(r), MaxRowSize)
 		}
 		total += frameHeaderSize + rowBodyMin + len(r)
 		if total > maxBatchBytes {
-			return 0, false, fmt.Errorf("%w: statement of more than %d bytes", ErrTooLarge, maxBatchBytes)
+			return nil, fmt.Errorf("%w: statement of more than %d bytes", ErrTooLarge, maxBatchBytes)
 		}
 	}
 	if len(rows) == 0 && relay == nil {
-		return 0, false, nil
+		return nil, nil
 	}
-	r := &request{rows: rows, relay: relay, done: make(chan struct{})}
+	r := &request{rows: rows, relay: relay, done: done}
 	if err := t.submit(r); err != nil {
-		return 0, false, err
+		return nil, err
 	}
-	return r.firstID, r.skipped, r.err
+	return &Pending{r}, nil
 }
 
 // Remove removes rows by id durably (returns after fdatasync). Ids that are
@@ -70,20 +140,34 @@ func (t *Table) Append(rows [][]byte, relay *Relay) (firstID uint64, skipped boo
 // ownership becomes inert. Returns the number of rows actually removed.
 func (t *Table) Remove(ids []uint64) (removed int, err error) {
 	defer recoverError(&err)
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	if 8*len(ids) > maxBatchBytes/2 {
-		return 0, fmt.Errorf("%w: %d ids in one removal", ErrTooLarge, len(ids))
-	}
-	r := &request{removes: ids, done: make(chan struct{})}
-	if err := t.submit(r); err != nil {
+	p, err := wait(func(done func(Pending)) (*Pending, error) { return t.RemoveAsync(ids, done) })
+	if p == nil || err != nil {
 		return 0, err
 	}
-	return r.removed, r.err
+	return p.r.removed, p.r.err
 }
 
-// submit queues r for the committer and waits for its acknowledgement.
+// RemoveAsync is Remove without waiting, with AppendAsync's contract:
+// (nil, nil) for an empty list, (nil, err) for an immediate failure,
+// otherwise done is called exactly once by the committer.
+func (t *Table) RemoveAsync(ids []uint64, done func(Pending)) (p *Pending, err error) {
+	defer recoverError(&err)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if 8*len(ids) > maxBatchBytes/2 {
+		return nil, fmt.Errorf("%w: %d ids in one removal", ErrTooLarge, len(ids))
+	}
+	r := &request{removes: ids, done: done}
+	if err := t.submit(r); err != nil {
+		return nil, err
+	}
+	return &Pending{r}, nil
+}
+
+// submit queues r for the committer; r.done is called once it is
+// acknowledged. It fails (and done is never called) only when the table
+// is closing.
 func (t *Table) submit(r *request) error {
 	t.cmu.Lock()
 	if t.stopping {
@@ -95,7 +179,6 @@ func (t *Table) submit(r *request) error {
 		t.ccond.Signal()
 	}
 	t.cmu.Unlock()
-	<-r.done
 	return nil
 }
 
@@ -117,7 +200,7 @@ func (t *Table) commitLoop() {
 		t.cmu.Unlock()
 		appended := t.commitBatch(batch)
 		for i, r := range batch {
-			close(r.done)
+			r.complete()
 			batch[i] = nil
 		}
 		if appended {

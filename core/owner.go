@@ -176,15 +176,44 @@ func (t *Table) takeLocked(f *Filter, s *Session) (uint64, bool, error) {
 // leaves owner mode (queue_end, and the first step of queue_wait).
 func (s *Session) Consume() (err error) {
 	defer recoverError(&err)
+	p, err := wait(s.ConsumeAsync)
+	if p == nil || err != nil {
+		return err
+	}
+	return s.FinishConsume(*p)
+}
+
+// ConsumeAsync starts Consume without waiting for the fdatasync. With
+// (nil, err) it has finished (row given back on error, owner mode left) and
+// done is never called; otherwise done is called once by the committer, and
+// the caller must then call FinishConsume with the Pending (done may do it),
+// which gives the row back if the removal failed and leaves owner mode.
+// Between the two the session still owns the row; the session must not be
+// used meanwhile.
+func (s *Session) ConsumeAsync(done func(Pending)) (p *Pending, err error) {
+	defer recoverError(&err)
 	t, id := s.Owned()
 	if t == nil {
 		s.clear()
-		return nil
+		return nil, nil
 	}
-	_, err = t.Remove([]uint64{id})
-	if err != nil {
+	p, err = t.RemoveAsync([]uint64{id}, done)
+	if err != nil || p == nil {
+		if err != nil && t.release(s, id) {
+			t.wake()
+		}
+		s.clear()
+		return nil, err
+	}
+	return p, nil
+}
+
+// FinishConsume ends a ConsumeAsync whose done function has been called.
+func (s *Session) FinishConsume(p Pending) (err error) {
+	defer recoverError(&err)
+	if err := p.Err(); err != nil {
 		// Not removed: give the row back so it is delivered again.
-		if t.release(s, id) {
+		if t, id := s.Owned(); t != nil && t.release(s, id) {
 			t.wake()
 		}
 		s.clear()

@@ -11,10 +11,14 @@
   - Functions that can fail with a message take a qc_err*, which may be NULL;
     the message is NUL-terminated and truncated to fit.
   - A Go panic inside any function is recovered and reported as QC_EPANIC.
-  - No function blocks for long except the durable ones (append, remove,
-    end, wait_begin's consume step), which wait for one group fsync.
-    Waiting for rows happens in C: qc_wait_begin registers, the notify
-    callback signals, qc_wait_end collects the result.
+  - No function blocks for long except the synchronous durable ones
+    (append, remove, end, wait_begin's consume step), which wait for one
+    group fsync inside Go. Their *_async forms wait in C instead: the call
+    queues the request (without entering Go) and returns QC_PENDING; after
+    the fsync the library writes the result into the caller's memory and
+    calls done(arg) once.
+    Waiting for rows happens in C too: qc_wait_begin registers, the notify callback
+    signals, qc_wait_end collects the result.
 
   Table paths: "./db/table" exactly as the server passes them to the handler
   (relative to the data directory, filename-encoded). The table's directory
@@ -77,6 +81,12 @@ typedef struct qc_table_info {
 
 typedef void (*qc_notify_fn)(uint64_t token);
 
+/* Completion of an asynchronous durable operation (qc_*_async): called once
+   from a Go thread (no THD, no core lock held) after the group commit's
+   fdatasync or its failure. It must only signal the waiting thread: lock a
+   mutex, set a flag, signal a condition, unlock. */
+typedef void (*qc_done_fn)(void *arg);
+
 /* The Go side includes this header with QC_TYPES_ONLY defined: cgo declares
    the exported functions itself (with non-const pointers, the same ABI). */
 #ifndef QC_TYPES_ONLY
@@ -107,6 +117,32 @@ int  qc_append(uint64_t table, uint64_t session, const unsigned char *buf,
                const uint32_t *lens, int nrows, uint64_t *first_id, qc_err *e);
 /* Durable removal; already-removed ids are ignored. */
 int  qc_remove(uint64_t table, const uint64_t *ids, int n, uint64_t *removed, qc_err *e);
+
+/* Asynchronous forms of qc_append, qc_remove and qc_end: the server's
+   threads wait for the fsync in C, and these calls do not enter Go at all
+   (plain C in the library, engine/intake.c: they queue the request for a Go
+   goroutine and return).
+   QC_PENDING: queued. Then exactly once, from a Go thread, after the fsync
+   or the failure (also for argument errors, a stale handle, a table closed
+   or dropped meanwhile, or nothing to do), the library writes the
+   synchronous call's status to *rc (QC_OK, QC_SKIPPED or an error, with its
+   message in e), *first_id / *removed (when not NULL, on success), and
+   calls done(arg). All of these and the row/id buffers must stay valid
+   until done has been called, so the caller waits for it even when the
+   query is killed. Any other return value (QC_EINVAL for a NULL done or rc,
+   QC_ERR out of memory) is final: nothing is written and done is never
+   called. */
+int  qc_append_async(uint64_t table, uint64_t session, const unsigned char *buf,
+                     const uint32_t *lens, int nrows, qc_done_fn done, void *arg,
+                     int *rc, uint64_t *first_id, qc_err *e);
+int  qc_remove_async(uint64_t table, const uint64_t *ids, int n, qc_done_fn done,
+                     void *arg, int *rc, uint64_t *removed, qc_err *e);
+/* The session still owns the row until done; by then it has left owner
+   mode (and given the row back on failure). The session must not be used
+   before done. */
+int  qc_end_async(uint64_t session, qc_done_fn done, void *arg, int *rc,
+                  qc_err *e);
+
 int  qc_delete_begin(uint64_t table);  /* non-owner DELETE interlock (counter) */
 int  qc_delete_end(uint64_t table);
 

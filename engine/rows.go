@@ -8,22 +8,25 @@ import "C"
 
 import (
 	"unsafe"
+
+	"github.com/queue-engine/queue/core"
 )
 
 // maxStatementBytes bounds one qc_append call (the handler caps its bulk
 // buffer at the same size and reports QC_ETOOBIG beyond it).
 const maxStatementBytes = 1 << 30
 
-//export qc_append
-func qc_append(table, sessionH C.uint64_t, buf *C.uchar, lens *C.uint32_t, nrows C.int,
-	firstID *C.uint64_t, e *C.qc_err) (rc C.int) {
-	defer recoverToCode(&rc, e)
+// appendArgs checks qc_append's arguments and copies the rows into Go
+// memory: core may keep payloads after the append (for handing rows to
+// waiters), and C memory must not be retained. It disarms the session's
+// relay mark, which applies to this append.
+func appendArgs(table, sessionH C.uint64_t, buf *C.uchar, lens *C.uint32_t, nrows C.int) (*tableEntry, [][]byte, *core.Relay, error) {
 	ent, err := tableOf(table)
 	if err != nil {
-		return setErr(e, err)
+		return nil, nil, nil, err
 	}
 	if nrows <= 0 || lens == nil {
-		return setErr(e, errCode(qcEINVAL, "queue: qc_append needs at least one row"))
+		return nil, nil, nil, errCode(qcEINVAL, "queue: qc_append needs at least one row")
 	}
 	sizes := unsafe.Slice(lens, int(nrows))
 	total := 0
@@ -31,19 +34,17 @@ func qc_append(table, sessionH C.uint64_t, buf *C.uchar, lens *C.uint32_t, nrows
 		total += int(n)
 	}
 	if total > maxStatementBytes {
-		return setErr(e, errCode(qcETOOBIG, "queue: statement of %d bytes exceeds the %d byte limit", total, maxStatementBytes))
+		return nil, nil, nil, errCode(qcETOOBIG, "queue: statement of %d bytes exceeds the %d byte limit", total, maxStatementBytes)
 	}
 	if total > 0 && buf == nil {
-		return setErr(e, errCode(qcEINVAL, "queue: NULL row buffer"))
+		return nil, nil, nil, errCode(qcEINVAL, "queue: NULL row buffer")
 	}
 	var s *session
 	if sessionH != 0 {
 		if s, err = sessionOf(sessionH); err != nil {
-			return setErr(e, err)
+			return nil, nil, nil, err
 		}
 	}
-	// Copy into Go memory: core may keep payloads after Append returns
-	// (for handing rows to waiters), and C memory must not be retained.
 	var data []byte
 	if total > 0 {
 		data = C.GoBytes(unsafe.Pointer(buf), C.int(total))
@@ -54,7 +55,17 @@ func qc_append(table, sessionH C.uint64_t, buf *C.uchar, lens *C.uint32_t, nrows
 		rows[i] = data[off : off+int(n) : off+int(n)]
 		off += int(n)
 	}
-	relay := s.takeRelay()
+	return ent, rows, s.takeRelay(), nil
+}
+
+//export qc_append
+func qc_append(table, sessionH C.uint64_t, buf *C.uchar, lens *C.uint32_t, nrows C.int,
+	firstID *C.uint64_t, e *C.qc_err) (rc C.int) {
+	defer recoverToCode(&rc, e)
+	ent, rows, relay, err := appendArgs(table, sessionH, buf, lens, nrows)
+	if err != nil {
+		return setErr(e, err)
+	}
 	id, skipped, err := ent.t.Append(rows, relay)
 	if err != nil {
 		return setErr(e, err)
@@ -68,25 +79,81 @@ func qc_append(table, sessionH C.uint64_t, buf *C.uchar, lens *C.uint32_t, nrows
 	return qcOK
 }
 
-//export qc_remove
-func qc_remove(table C.uint64_t, ids *C.uint64_t, n C.int, removed *C.uint64_t, e *C.qc_err) (rc C.int) {
-	defer recoverToCode(&rc, e)
+// startAppend queues an append for qc_append_async (see intake.go): it
+// reports whether the committer will complete it; otherwise rc is final.
+func startAppend(r *intakeReq) (pending bool, rc C.int) {
+	defer recoverToCode(&rc, r.e)
+	ent, rows, relay, err := appendArgs(r.table, r.session, r.buf, r.lens, r.n)
+	if err != nil {
+		return false, setErr(r.e, err)
+	}
+	e, value := r.e, r.value
+	p, err := ent.t.AppendAsync(rows, relay, r.completion(func(p core.Pending) C.int {
+		if err := p.Err(); err != nil {
+			return setErr(e, err)
+		}
+		if value != nil {
+			*value = C.uint64_t(p.FirstID())
+		}
+		if p.Skipped() {
+			return qcSkipped
+		}
+		return qcOK
+	}))
+	if p == nil || err != nil {
+		return false, setErr(r.e, err)
+	}
+	return true, qcPending
+}
+
+// removeArgs copies qc_remove's id list into Go memory.
+func removeArgs(table C.uint64_t, ids *C.uint64_t, n C.int) (*tableEntry, []uint64, error) {
 	ent, err := tableOf(table)
 	if err != nil {
-		return setErr(e, err)
+		return nil, nil, err
 	}
 	if n < 0 || (n > 0 && ids == nil) {
-		return setErr(e, errCode(qcEINVAL, "queue: bad id list"))
+		return nil, nil, errCode(qcEINVAL, "queue: bad id list")
 	}
 	list := make([]uint64, int(n))
 	for i, id := range unsafe.Slice(ids, int(n)) {
 		list[i] = uint64(id)
+	}
+	return ent, list, nil
+}
+
+//export qc_remove
+func qc_remove(table C.uint64_t, ids *C.uint64_t, n C.int, removed *C.uint64_t, e *C.qc_err) (rc C.int) {
+	defer recoverToCode(&rc, e)
+	ent, list, err := removeArgs(table, ids, n)
+	if err != nil {
+		return setErr(e, err)
 	}
 	count, err := ent.t.Remove(list)
 	if removed != nil {
 		*removed = C.uint64_t(count)
 	}
 	return setErr(e, err)
+}
+
+// startRemove queues a removal for qc_remove_async, like startAppend.
+func startRemove(r *intakeReq) (pending bool, rc C.int) {
+	defer recoverToCode(&rc, r.e)
+	ent, list, err := removeArgs(r.table, r.ids, r.n)
+	if err != nil {
+		return false, setErr(r.e, err)
+	}
+	e, value := r.e, r.value
+	p, err := ent.t.RemoveAsync(list, r.completion(func(p core.Pending) C.int {
+		if value != nil {
+			*value = C.uint64_t(p.Removed())
+		}
+		return setErr(e, p.Err())
+	}))
+	if p == nil || err != nil {
+		return false, setErr(r.e, err)
+	}
+	return true, qcPending
 }
 
 //export qc_delete_begin

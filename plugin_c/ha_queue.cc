@@ -298,8 +298,9 @@ int ha_queue::flush_inserts()
     return 0;
   qc_err e= {{0}};
   uint64_t first_id= 0;
-  int rc= qc_append(tbl, session(), packbuf.data(), lens.data(),
-                    static_cast<int>(lens.size()), &first_id, &e);
+  int rc= queue_durable_append(ha_thd(), tbl, session(), packbuf.data(),
+                               lens.data(), static_cast<int>(lens.size()),
+                               &first_id, &e);
   packbuf.clear();
   lens.clear();
   return report(rc, e);
@@ -357,7 +358,7 @@ int ha_queue::delete_row(const uchar *)
   }
   qc_err e= {{0}};
   uint64_t removed= 0;
-  return report(qc_remove(tbl, &cur_id, 1, &removed, &e), e);
+  return report(queue_durable_remove(ha_thd(), tbl, &cur_id, 1, &removed, &e), e);
 }
 
 bool ha_queue::start_bulk_delete()
@@ -379,8 +380,8 @@ int ha_queue::flush_deletes()
     return 0;
   qc_err e= {{0}};
   uint64_t removed= 0;
-  int rc= qc_remove(tbl, delete_ids.data(), static_cast<int>(delete_ids.size()),
-                    &removed, &e);
+  int rc= queue_durable_remove(ha_thd(), tbl, delete_ids.data(),
+                               static_cast<int>(delete_ids.size()), &removed, &e);
   delete_ids.clear();
   return report(rc, e);
 }

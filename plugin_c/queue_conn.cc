@@ -70,6 +70,96 @@ extern "C" void queue_notify(uint64_t token)
   mysql_mutex_unlock(&conn->mutex);
 }
 
+/*
+  Completion of one durable operation, on the waiting thread's stack. The
+  library writes rc (and the caller's other out-parameters) before calling
+  queue_done_signal. mutex guards done. Plain pthread objects: the
+  signalling side runs on a Go thread and touches nothing after unlocking
+  (the waiter may return and destroy the struct right then, which POSIX
+  allows once it has seen done under the mutex).
+*/
+namespace {
+struct Queue_done
+{
+  pthread_mutex_t mutex;
+  pthread_cond_t cond;
+  bool done;
+  int rc;
+
+  Queue_done() : done(false), rc(QC_ERR)
+  {
+    pthread_mutex_init(&mutex, nullptr);
+    pthread_cond_init(&cond, nullptr);
+  }
+  ~Queue_done()
+  {
+    pthread_cond_destroy(&cond);
+    pthread_mutex_destroy(&mutex);
+  }
+};
+}
+
+/* The qc_done_fn: runs on the table's committer (a Go thread, no THD). */
+extern "C" void queue_done_signal(void *arg)
+{
+  Queue_done *d= static_cast<Queue_done*>(arg);
+  pthread_mutex_lock(&d->mutex);
+  d->done= true;
+  pthread_cond_signal(&d->cond);
+  pthread_mutex_unlock(&d->mutex);
+}
+
+/*
+  Ends an *_async call: for QC_PENDING waits (not interruptible, see
+  queue_conn.h) for the committer's signal and returns the status it wrote;
+  any other rc is already final.
+*/
+static int await_durable(THD *thd, int rc, Queue_done *d)
+{
+  if (rc != QC_PENDING)
+    return rc;
+  pthread_mutex_lock(&d->mutex);
+  if (!d->done)
+  {
+    /* Lets a thread pool run other connections meanwhile. */
+    if (thd)
+      thd_wait_begin(thd, THD_WAIT_DISKIO);
+    while (!d->done)
+      pthread_cond_wait(&d->cond, &d->mutex);
+    pthread_mutex_unlock(&d->mutex);
+    if (thd)
+      thd_wait_end(thd);
+  }
+  else
+    pthread_mutex_unlock(&d->mutex);
+  return d->rc;
+}
+
+int queue_durable_append(THD *thd, uint64_t table, uint64_t session,
+                         const unsigned char *buf, const uint32_t *lens,
+                         int nrows, uint64_t *first_id, qc_err *e)
+{
+  Queue_done d;
+  int rc= qc_append_async(table, session, buf, lens, nrows, queue_done_signal,
+                          &d, &d.rc, first_id, e);
+  return await_durable(thd, rc, &d);
+}
+
+int queue_durable_remove(THD *thd, uint64_t table, const uint64_t *ids, int n,
+                         uint64_t *removed, qc_err *e)
+{
+  Queue_done d;
+  int rc= qc_remove_async(table, ids, n, queue_done_signal, &d, &d.rc, removed, e);
+  return await_durable(thd, rc, &d);
+}
+
+int queue_durable_end(THD *thd, uint64_t session, qc_err *e)
+{
+  Queue_done d;
+  int rc= qc_end_async(session, queue_done_signal, &d, &d.rc, e);
+  return await_durable(thd, rc, &d);
+}
+
 size_t queue_table_path(char *buf, size_t len, const char *db, const char *name)
 {
   char tmp[FN_REFLEN + 1];

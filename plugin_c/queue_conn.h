@@ -15,6 +15,18 @@
   queue_notify(token) from a Go thread: it locks conn->mutex, sets notified,
   signals conn->cond. No qc_* function is ever called with conn->mutex held
   (lock order: Go's locks, then conn->mutex).
+
+  Durable operations (INSERT, DELETE, queue_end and queue_wait's consume
+  step) wait for the group commit in C too, and do not enter Go at all:
+  queue_durable_* call the library's *_async function (plain C that queues
+  the request for the library's intake goroutine) with a completion struct
+  on the caller's stack
+  and sleep on its condition variable until the committer has written the
+  result into it and called queue_done_signal after the fdatasync. The
+  sleep ignores KILL: an acknowledgement must not be lost
+  (durability first; the wait is one fsync long) and the stack struct must
+  outlive the signal. It cannot hang: the library completes every queued
+  request, on failure and on close too.
 */
 #ifndef QUEUE_CONN_H
 #define QUEUE_CONN_H
@@ -52,6 +64,16 @@ size_t queue_table_path(char *buf, size_t len, const char *db, const char *name)
 /* The callback given to qc_init: wakes the connection whose Queue_conn
    address is token. Runs on a Go thread (no THD); only locks conn->mutex. */
 extern "C" void queue_notify(uint64_t token);
+
+/* qc_append, qc_remove and qc_end with the wait for the fsync done in C
+   (same results). thd may be NULL (no thread-pool notification). Must not
+   be called with any Queue_conn mutex held. */
+int queue_durable_append(THD *thd, uint64_t table, uint64_t session,
+                         const unsigned char *buf, const uint32_t *lens,
+                         int nrows, uint64_t *first_id, qc_err *e);
+int queue_durable_remove(THD *thd, uint64_t table, const uint64_t *ids, int n,
+                         uint64_t *removed, qc_err *e);
+int queue_durable_end(THD *thd, uint64_t session, qc_err *e);
 
 /* Frees thd's Queue_conn (handlerton close_connection; the server resets
    the ha_data pointer afterwards). */

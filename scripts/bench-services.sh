@@ -13,6 +13,8 @@
 #
 # Usage: scripts/bench-services.sh install|start|stop|status [postgres|redis|mariadb ...]
 #        scripts/bench-services.sh run BENCH_BINARY [ARGS...]
+# BENCH_PG_PORT, BENCH_REDIS_PORT and BENCH_MY_PORT change the ports above
+# (another tree's benchmark may be using the defaults at the same time).
 # With no service named, install/start/stop act on postgres and redis.
 # install is idempotent (apt-get only when a package is missing); start is a
 # no-op for a service that already answers; stop stops only our instances.
@@ -29,11 +31,11 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 VAR="$ROOT/var"
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_DIR="$VAR/bench-pg"
-PG_PORT=5433
+PG_PORT=${BENCH_PG_PORT:-5433}
 REDIS_DIR="$VAR/bench-redis"
-REDIS_PORT=6380
+REDIS_PORT=${BENCH_REDIS_PORT:-6380}
 MY_DIR="$VAR/bench-mariadb"
-MY_PORT=3308
+MY_PORT=${BENCH_MY_PORT:-3308}
 
 log() { echo "[bench-services] $*" >&2; }
 
@@ -262,7 +264,9 @@ run_bench() {
 	fi
 	local bin="$1"
 	shift
-	"$bin" --mysql "$dsn" "${extra[@]}" --fsync-dir "$VAR" "$@"
+	"$bin" --mysql "$dsn" "${extra[@]}" --fsync-dir "$VAR" \
+		--pg "postgres://postgres@127.0.0.1:$PG_PORT/bench?sslmode=disable" \
+		--redis "127.0.0.1:$REDIS_PORT" "$@"
 }
 
 # ---- dispatch ----------------------------------------------------------------

@@ -322,7 +322,7 @@ static long long wait_failed(THD *thd, Queue_conn *conn, char *is_null)
   e.msg[0]= 0;
   if (conn && qc_owner_mode(conn->session) == 1)
   {
-    int rc= qc_end(conn->session, &e);
+    int rc= queue_durable_end(thd, conn->session, &e);
     if (rc != QC_OK)
       warn(thd, "queue_wait: consuming the owned row failed: %s", qc_text(rc, e));
   }
@@ -388,18 +388,25 @@ long long queue_wait(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
     conds[i]= specs[i].cond.c_str();
   }
 
-  /* Reset before registering: queue_notify may run as soon as the wait is
-     registered inside qc_wait_begin. */
-  mysql_mutex_lock(&conn->mutex);
-  conn->notified= false;
-  mysql_mutex_unlock(&conn->mutex);
-
   qc_err e;
   e.msg[0]= 0;
   int idx= -1;
-  uint64_t token= (uint64_t) (uintptr_t) conn;
-  int rc= qc_wait_begin(conn->session, paths.data(), conds.data(), (int) nspecs,
-                        token, &idx, &e);
+  /* Consume the owned row first, waiting for its fsync here rather than
+     inside qc_wait_begin (which then finds nothing owned); a failure is
+     reported like one of qc_wait_begin's. */
+  int rc= queue_durable_end(thd, conn->session, &e);
+  if (rc == QC_OK)
+  {
+    /* Reset before registering: queue_notify may run as soon as the wait
+       is registered inside qc_wait_begin. */
+    mysql_mutex_lock(&conn->mutex);
+    conn->notified= false;
+    mysql_mutex_unlock(&conn->mutex);
+
+    uint64_t token= (uint64_t) (uintptr_t) conn;
+    rc= qc_wait_begin(conn->session, paths.data(), conds.data(), (int) nspecs,
+                      token, &idx, &e);
+  }
   if (rc == QC_OK)
     return idx + 1;
   if (rc != QC_PENDING)
@@ -476,7 +483,7 @@ long long queue_end(UDF_INIT *, UDF_ARGS *, char *, char *error)
   }
   qc_err e;
   e.msg[0]= 0;
-  int rc= qc_end(conn->session, &e);
+  int rc= queue_durable_end(thd, conn->session, &e);
   /* The owned row's table was dropped or truncated meanwhile: there is
      nothing left to consume, and owner mode is left all the same. */
   if (rc == QC_ECLOSED || rc == QC_ENOENT)

@@ -82,6 +82,80 @@ static uint32_t make_row(unsigned char *p, int32_t id, const char *v)
   return n;
 }
 
+/* completion of an asynchronous durable operation: counts done calls */
+typedef struct done_t {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int calls;
+} done_t;
+
+static void on_done(void *arg)
+{
+  done_t *d = arg;
+  pthread_mutex_lock(&d->mu);
+  d->calls++;
+  pthread_cond_broadcast(&d->cv);
+  pthread_mutex_unlock(&d->mu);
+}
+
+static void done_init(done_t *d)
+{
+  pthread_mutex_init(&d->mu, NULL);
+  pthread_cond_init(&d->cv, NULL);
+  d->calls = 0;
+}
+
+/* waits up to 10 s for done; returns the number of done calls */
+static int done_wait(done_t *d)
+{
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += 10;
+  pthread_mutex_lock(&d->mu);
+  while (d->calls == 0)
+    if (pthread_cond_timedwait(&d->cv, &d->mu, &dl) == ETIMEDOUT)
+      break;
+  int n = d->calls;
+  pthread_mutex_unlock(&d->mu);
+  return n;
+}
+
+/* many threads appending through the asynchronous call at once */
+#define CONC_THREADS 8
+#define CONC_PER 100
+typedef struct conc_arg {
+  uint64_t table;
+  int bad;
+  uint64_t ids[CONC_PER];
+} conc_arg;
+
+static void *conc_appender(void *p)
+{
+  conc_arg *a = p;
+  for (int i = 0; i < CONC_PER; i++) {
+    done_t d;
+    qc_err e = {{0}};
+    unsigned char buf[32];
+    uint32_t len = make_row(buf, i, "c");
+    int arc = 99;
+    uint64_t first = 0;
+    done_init(&d);
+    if (qc_append_async(a->table, 0, buf, &len, 1, on_done, &d, &arc, &first, &e) != QC_PENDING ||
+        done_wait(&d) != 1 || arc != QC_OK)
+      a->bad++;
+    a->ids[i] = first;
+    pthread_cond_destroy(&d.cv);
+    pthread_mutex_destroy(&d.mu);
+  }
+  return NULL;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+  uint64_t a = *(const uint64_t *) x, b = *(const uint64_t *) y;
+  return a < b ? -1 : a > b;
+}
+
 static int32_t row_id(const unsigned char *p) { int32_t id; memcpy(&id, p + 1, 4); return id; }
 
 static uint64_t append_one(uint64_t t, uint64_t s, int32_t id, int want)
@@ -285,6 +359,83 @@ int main(int argc, char **argv)
   CHECK_RC(qc_set_srcid(s, 1, 'w', 10), QC_OK);
   append_one(t, s, 8, QC_OK);      /* 'w' resets the mark */
 
+  /* --- asynchronous durable operations: results written, then done once --- */
+  {
+    done_t d;
+    int arc = 99;
+    uint64_t first = 0, value = 0;
+    unsigned char abuf[128];
+    uint32_t alens[2];
+    alens[0] = make_row(abuf, 20, "x");
+    alens[1] = make_row(abuf + alens[0], 21, "y");
+    done_init(&d);
+    CHECK_RC(qc_append_async(t, 0, abuf, alens, 2, on_done, &d, &arc, &first, &e), QC_PENDING);
+    CHECK(done_wait(&d) == 1);
+    CHECK(arc == QC_OK);
+    CHECK(first > 0);
+    CHECK_RC(qc_get(t, first + 1, big, sizeof(big), &len), QC_OK);
+    CHECK(row_id(big) == 21);
+    /* bad arguments of the call itself: final at once, done never called */
+    done_init(&d);
+    arc = 99;
+    CHECK_RC(qc_append_async(t, 0, abuf, alens, 1, NULL, &d, &arc, &value, &e), QC_EINVAL);
+    CHECK_RC(qc_append_async(t, 0, abuf, alens, 1, on_done, &d, NULL, &value, &e), QC_EINVAL);
+    CHECK_RC(qc_remove_async(t, ids, 1, NULL, &d, &arc, &removed, &e), QC_EINVAL);
+    CHECK_RC(qc_end_async(s, on_done, &d, NULL, &e), QC_EINVAL);
+    struct timespec settle = { 0, 50 * 1000 * 1000 };
+    nanosleep(&settle, NULL);
+    CHECK(d.calls == 0 && arc == 99);
+    /* everything else completes through done, also errors and no-ops */
+    CHECK_RC(qc_append_async(t, 0, abuf, alens, 0, on_done, &d, &arc, &value, &e), QC_PENDING);
+    CHECK(done_wait(&d) == 1 && arc == QC_EINVAL);
+    done_init(&d);
+    CHECK_RC(qc_append_async(777777, 0, abuf, alens, 1, on_done, &d, &arc, &value, &e), QC_PENDING);
+    CHECK(done_wait(&d) == 1 && arc == QC_EBADF);
+    done_init(&d);
+    CHECK_RC(qc_remove_async(t, ids, 0, on_done, &d, &arc, &removed, &e), QC_PENDING);
+    CHECK(done_wait(&d) == 1 && arc == QC_OK);
+    done_init(&d);
+    CHECK_RC(qc_end_async(s, on_done, &d, &arc, &e), QC_PENDING); /* owns nothing */
+    CHECK(done_wait(&d) == 1 && arc == QC_OK);
+    done_init(&d);
+    CHECK_RC(qc_end_async(888888, on_done, &d, &arc, &e), QC_PENDING);
+    CHECK(done_wait(&d) == 1 && arc == QC_EBADF);
+    /* a relay duplicate completes with QC_SKIPPED */
+    CHECK_RC(qc_set_srcid(s, 2, 'a', 5), QC_OK);
+    done_init(&d);
+    CHECK_RC(qc_append_async(t, s, abuf, alens, 1, on_done, &d, &arc, NULL, &e), QC_PENDING);
+    CHECK(done_wait(&d) == 1);
+    CHECK(arc == QC_OK);
+    CHECK_RC(qc_set_srcid(s, 2, 'a', 5), QC_OK);
+    done_init(&d);
+    CHECK_RC(qc_append_async(t, s, abuf, alens, 1, on_done, &d, &arc, &value, &e), QC_PENDING);
+    CHECK(done_wait(&d) == 1);
+    CHECK(arc == QC_SKIPPED);
+    /* removal: *removed is the number removed */
+    uint64_t rids[2] = { first, 999999 };
+    done_init(&d);
+    arc = 99;
+    value = 7;
+    CHECK_RC(qc_remove_async(t, rids, 2, on_done, &d, &arc, &value, &e), QC_PENDING);
+    CHECK(done_wait(&d) == 1);
+    CHECK(arc == QC_OK && value == 1);
+    CHECK_RC(qc_get(t, first, big, sizeof(big), &len), QC_ENOENT);
+    /* queue_end: owner mode is left by the time done is called */
+    const char *one[1] = { "id = 21" };
+    CHECK_RC(qc_wait_begin(s, paths, one, 1, 44, &idx, &e), QC_OK);
+    CHECK_RC(qc_rowid(s, &rid, &has), QC_OK);
+    CHECK(has == 1 && rid == first + 1);
+    done_init(&d);
+    arc = 99;
+    CHECK_RC(qc_end_async(s, on_done, &d, &arc, &e), QC_PENDING);
+    CHECK(done_wait(&d) == 1);
+    CHECK(arc == QC_OK);
+    CHECK(qc_owner_mode(s) == 0);
+    CHECK_RC(qc_get(t, rid, big, sizeof(big), &len), QC_ENOENT);
+    nanosleep(&settle, NULL);
+    CHECK(d.calls == 1);
+  }
+
   /* --- administration --- */
   char text[1024];
   size_t tlen = 0;
@@ -316,9 +467,42 @@ int main(int argc, char **argv)
   CHECK_RC(qc_append(123456, 0, buf, lens, 1, &first, &e), QC_EBADF);
   CHECK_RC(qc_wait_end(s, &idx), QC_ESTATE);
 
+  /* --- concurrent asynchronous appends: every one acknowledged once --- */
+  {
+    static conc_arg args[CONC_THREADS];
+    pthread_t th[CONC_THREADS];
+    for (int i = 0; i < CONC_THREADS; i++) {
+      args[i].table = t;
+      CHECK(pthread_create(&th[i], NULL, conc_appender, &args[i]) == 0);
+    }
+    static uint64_t all_ids[CONC_THREADS * CONC_PER];
+    int k = 0;
+    for (int i = 0; i < CONC_THREADS; i++) {
+      pthread_join(th[i], NULL);
+      CHECK(args[i].bad == 0);
+      for (int j = 0; j < CONC_PER; j++)
+        all_ids[k++] = args[i].ids[j];
+    }
+    qsort(all_ids, k, sizeof(all_ids[0]), cmp_u64);
+    int distinct = 1;
+    for (int i = 1; i < k; i++)
+      if (all_ids[i] == all_ids[i - 1] || all_ids[i] == 0)
+        distinct = 0;
+    CHECK(distinct);
+    CHECK_RC(qc_table_info_get(t, 0, &ti), QC_OK);
+    CHECK(ti.rows == 1 + CONC_THREADS * CONC_PER);
+  }
+
   /* --- drop: handles of the dropped table report QC_ECLOSED --- */
   CHECK_RC(qc_table_drop("./db/r", &e), QC_OK);
   CHECK_RC(qc_table_info_get(t, 0, &ti), QC_ECLOSED);
+  {
+    done_t d;
+    int arc = 99;
+    done_init(&d);
+    CHECK_RC(qc_append_async(t, 0, buf, lens, 1, on_done, &d, &arc, NULL, &e), QC_PENDING);
+    CHECK(done_wait(&d) == 1 && arc == QC_ECLOSED);
+  }
   CHECK_RC(qc_table_drop("./db/r", &e), QC_OK); /* missing is fine */
   CHECK(stat("db/r.queue", &st) != 0 && stat("db/r.qcol", &st) != 0);
 

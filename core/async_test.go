@@ -1,0 +1,127 @@
+package core
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// asyncDone records the Pending that done was given and how often it ran.
+type asyncDone struct {
+	calls atomic.Int32
+	got   chan Pending
+}
+
+func newAsyncDone() *asyncDone { return &asyncDone{got: make(chan Pending, 4)} }
+
+func (d *asyncDone) done(p Pending) {
+	d.calls.Add(1)
+	d.got <- p
+}
+
+func TestAppendAsyncCompletesOnce(t *testing.T) {
+	_, tb := newMemTable(t)
+	d := newAsyncDone()
+	p, err := tb.AppendAsync([][]byte{row(1), row(2)}, nil, d.done)
+	require.NoError(t, err)
+	require.NotNil(t, p)
+	got := <-d.got
+	require.True(t, got.Done())
+	require.True(t, p.Done())
+	require.NoError(t, got.Err())
+	require.Equal(t, uint64(1), got.FirstID())
+	require.Equal(t, uint64(2), tb.Count())
+
+	// Immediate results: done is never called.
+	p, err = tb.AppendAsync(nil, nil, d.done)
+	require.NoError(t, err)
+	require.Nil(t, p)
+	p, err = tb.AppendAsync([][]byte{make([]byte, MaxRowSize+1)}, nil, d.done)
+	require.ErrorIs(t, err, ErrTooLarge)
+	require.Nil(t, p)
+	p, err = tb.RemoveAsync(nil, d.done)
+	require.NoError(t, err)
+	require.Nil(t, p)
+
+	p, err = tb.RemoveAsync([]uint64{1, 99}, d.done)
+	require.NoError(t, err)
+	got = <-d.got
+	require.NoError(t, got.Err())
+	require.Equal(t, 1, got.Removed())
+	require.Equal(t, int32(2), d.calls.Load())
+}
+
+// A panicking done function neither stops the committer nor keeps the other
+// requests of its batch from completing.
+func TestAsyncDonePanicKeepsCommitter(t *testing.T) {
+	_, tb := newMemTable(t)
+	_, err := tb.AppendAsync([][]byte{row(1)}, nil, func(Pending) { panic("done") })
+	require.NoError(t, err)
+	_, _, err = tb.Append([][]byte{row(2)}, nil)
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), tb.Count())
+}
+
+// A failed sync completes every request with the error.
+func TestAsyncFailureCompletes(t *testing.T) {
+	m, tb := newMemTable(t)
+	m.mu.Lock()
+	m.failSync = func(string) error { return errors.New("disk gone") }
+	m.mu.Unlock()
+	d := newAsyncDone()
+	_, err := tb.AppendAsync([][]byte{row(1)}, nil, d.done)
+	require.NoError(t, err)
+	got := <-d.got
+	require.Error(t, got.Err())
+}
+
+// Requests queued before Close are all completed; after it they fail at once.
+func TestAsyncCloseCompletesQueued(t *testing.T) {
+	m := newMemFS(1)
+	m.MkdirAll("/db")
+	require.NoError(t, Create(testDir, memOpts(m)))
+	tb, err := Open(testDir, memOpts(m))
+	require.NoError(t, err)
+	const n = 50
+	var wg sync.WaitGroup
+	wg.Add(n)
+	queued := 0
+	for i := 0; i < n; i++ {
+		p, err := tb.AppendAsync([][]byte{row(i)}, nil, func(Pending) { wg.Done() })
+		require.NoError(t, err)
+		require.NotNil(t, p)
+		queued++
+	}
+	require.NoError(t, tb.Close())
+	wg.Wait()
+	p, err := tb.AppendAsync([][]byte{row(0)}, nil, func(Pending) { t.Error("done after close") })
+	require.ErrorIs(t, err, ErrClosed)
+	require.Nil(t, p)
+	require.Equal(t, n, queued)
+}
+
+func TestConsumeAsync(t *testing.T) {
+	_, tb := newMemTable(t)
+	_, _, err := tb.Append([][]byte{row(1), row(2)}, nil)
+	require.NoError(t, err)
+	s := NewSession()
+	idx, err := s.TryTake([]Spec{{Table: tb}})
+	require.NoError(t, err)
+	require.Equal(t, 0, idx)
+	d := newAsyncDone()
+	p, err := s.ConsumeAsync(d.done)
+	require.NoError(t, err)
+	require.NotNil(t, p)
+	got := <-d.got
+	require.True(t, s.OwnerMode(), "owner mode lasts until FinishConsume")
+	require.NoError(t, s.FinishConsume(got))
+	require.False(t, s.OwnerMode())
+	require.Equal(t, uint64(1), tb.Count())
+	// Owning nothing: finished at once.
+	p, err = s.ConsumeAsync(d.done)
+	require.NoError(t, err)
+	require.Nil(t, p)
+}
