@@ -168,13 +168,17 @@ static uint64_t append_one(uint64_t t, uint64_t s, int32_t id, int want)
   return first;
 }
 
-/* ids of the rows visible to session s, in scan order */
-static int scan_ids(uint64_t t, uint64_t s, int32_t *ids, int max)
+/* ids of the rows visible to session s, in scan order; with copy, every
+   live row as a table copy (ALTER TABLE) reads them */
+static int scan_ids(uint64_t t, uint64_t s, int32_t *ids, int max, int copy)
 {
   qc_err e = {{0}};
   uint64_t c = 0;
   int n = 0;
-  CHECK_RC(qc_scan_open(t, s, &c), QC_OK);
+  if (copy)
+    CHECK_RC(qc_scan_open_copy(t, &c), QC_OK);
+  else
+    CHECK_RC(qc_scan_open(t, s, &c), QC_OK);
   for (;;) {
     unsigned char buf[64];
     size_t len = 0;
@@ -296,13 +300,15 @@ int main(int argc, char **argv)
   CHECK_RC(qc_owned_path(s, owned, sizeof(owned)), QC_OK);
   CHECK(strcmp(owned, "./db/t") == 0);
   int32_t seen[8];
-  CHECK(scan_ids(t, s, seen, 8) == 1 && seen[0] == 1); /* owner sees its row only */
-  CHECK(scan_ids(t, 0, seen, 8) == 1 && seen[0] == 3); /* others do not see it */
+  CHECK(scan_ids(t, s, seen, 8, 0) == 1 && seen[0] == 1); /* owner sees its row only */
+  CHECK(scan_ids(t, 0, seen, 8, 0) == 1 && seen[0] == 3); /* others do not see it */
+  /* a table copy sees it, whatever the session */
+  CHECK(scan_ids(t, s, seen, 8, 1) == 2 && seen[0] == 1 && seen[1] == 3);
   CHECK_RC(qc_table_info_get(t, s, &ti), QC_OK);
   CHECK(ti.rows == 1);
   CHECK_RC(qc_abort(s), QC_OK);
   CHECK(qc_owner_mode(s) == 0);
-  CHECK(scan_ids(t, 0, seen, 8) == 2 && seen[0] == 1 && seen[1] == 3);
+  CHECK(scan_ids(t, 0, seen, 8, 0) == 2 && seen[0] == 1 && seen[1] == 3);
   CHECK_RC(qc_wait_begin(s, paths, all, 1, 42, &idx, &e), QC_OK);
   CHECK_RC(qc_rowid(s, &rid, &has), QC_OK);
   CHECK(rid == 1); /* an aborted row is delivered first again */
@@ -373,7 +379,7 @@ int main(int argc, char **argv)
     CHECK(done_wait(&d) == 1);
     CHECK(arc == QC_OK);
     CHECK(first > 0);
-    CHECK_RC(qc_get(t, first + 1, big, sizeof(big), &len), QC_OK);
+    CHECK_RC(qc_get(t, first + 1, big, sizeof(big), &len, NULL), QC_OK);
     CHECK(row_id(big) == 21);
     /* bad arguments of the call itself: final at once, done never called */
     done_init(&d);
@@ -419,7 +425,7 @@ int main(int argc, char **argv)
     CHECK_RC(qc_remove_async(t, rids, 2, on_done, &d, &arc, &value, &e), QC_PENDING);
     CHECK(done_wait(&d) == 1);
     CHECK(arc == QC_OK && value == 1);
-    CHECK_RC(qc_get(t, first, big, sizeof(big), &len), QC_ENOENT);
+    CHECK_RC(qc_get(t, first, big, sizeof(big), &len, NULL), QC_ENOENT);
     /* queue_end: owner mode is left by the time done is called */
     const char *one[1] = { "id = 21" };
     CHECK_RC(qc_wait_begin(s, paths, one, 1, 44, &idx, &e), QC_OK);
@@ -431,7 +437,7 @@ int main(int argc, char **argv)
     CHECK(done_wait(&d) == 1);
     CHECK(arc == QC_OK);
     CHECK(qc_owner_mode(s) == 0);
-    CHECK_RC(qc_get(t, rid, big, sizeof(big), &len), QC_ENOENT);
+    CHECK_RC(qc_get(t, rid, big, sizeof(big), &len, NULL), QC_ENOENT);
     nanosleep(&settle, NULL);
     CHECK(d.calls == 1);
   }
