@@ -26,13 +26,6 @@ var cursors = newRegistry[*cursor]()
 //export qc_scan_open
 func qc_scan_open(table, session C.uint64_t, out *C.uint64_t) (rc C.int) {
 	defer recoverToCode(&rc, nil)
-	ent, err := tableOf(table)
-	if err != nil {
-		return C.int(codeOf(err))
-	}
-	if out == nil {
-		return qcEINVAL
-	}
 	var s *core.Session
 	if session != 0 {
 		sess, err := sessionOf(session)
@@ -41,13 +34,17 @@ func qc_scan_open(table, session C.uint64_t, out *C.uint64_t) (rc C.int) {
 		}
 		s = sess.s
 	}
-	*out = C.uint64_t(cursors.add(&cursor{c: ent.t.Scan(s)}))
-	return qcOK
+	return openCursor(table, out, func(t *core.Table) *core.Cursor { return t.Scan(s) })
 }
 
 //export qc_scan_open_copy
 func qc_scan_open_copy(table C.uint64_t, out *C.uint64_t) (rc C.int) {
 	defer recoverToCode(&rc, nil)
+	return openCursor(table, out, (*core.Table).ScanAll)
+}
+
+// openCursor registers the cursor scan makes over table's rows in *out.
+func openCursor(table C.uint64_t, out *C.uint64_t, scan func(*core.Table) *core.Cursor) C.int {
 	ent, err := tableOf(table)
 	if err != nil {
 		return C.int(codeOf(err))
@@ -55,7 +52,7 @@ func qc_scan_open_copy(table C.uint64_t, out *C.uint64_t) (rc C.int) {
 	if out == nil {
 		return qcEINVAL
 	}
-	*out = C.uint64_t(cursors.add(&cursor{c: ent.t.ScanAll()}))
+	*out = C.uint64_t(cursors.add(&cursor{c: scan(ent.t)}))
 	return qcOK
 }
 
