@@ -136,6 +136,9 @@ func (t *Table) takeLocked(f *Filter, s *Session) (uint64, bool, error) {
 	}
 	var buf []byte
 	var ioErr error
+	if f.detached {
+		f.pos = 1 // see evictFilterLocked
+	}
 	seg, i, found := t.nextLiveLocked(f.pos, func(id uint64) bool {
 		if t.owned[id] != nil {
 			return false

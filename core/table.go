@@ -50,18 +50,20 @@ type Table struct {
 	opts Options
 	id   uint64 // from tableSeq
 
-	mu       sync.RWMutex
-	dir      string                // guarded by mu (written with wmu held too)
-	segs     []*segment            // guarded by mu; ordered by seq, last is active
-	nextID   uint64                // guarded by mu: next row id to assign
-	marks    [MaxRelaySlots]uint64 // guarded by mu
-	owned    map[uint64]*Session   // guarded by mu: row id -> owner
-	filters  map[string]*Filter    // guarded by mu
-	all      *Filter               // match-all filter
-	live     uint64                // guarded by mu: live rows
-	closed   bool                  // guarded by mu
-	deleting int                   // guarded by mu: running non-owner DELETEs
-	updated  time.Time             // guarded by mu
+	mu      sync.RWMutex
+	dir     string                // guarded by mu (written with wmu held too)
+	segs    []*segment            // guarded by mu; ordered by seq, last is active
+	nextID  uint64                // guarded by mu: next row id to assign
+	marks   [MaxRelaySlots]uint64 // guarded by mu
+	owned   map[uint64]*Session   // guarded by mu: row id -> owner
+	filters map[string]*Filter    // guarded by mu
+	// filterClock orders filter lookups for the LRU eviction of filters.
+	filterClock atomic.Uint64
+	all         *Filter   // match-all filter
+	live        uint64    // guarded by mu: live rows
+	closed      bool      // guarded by mu
+	deleting    int       // guarded by mu: running non-owner DELETEs
+	updated     time.Time // guarded by mu
 
 	// Committer state (commit.go).
 	cmu      sync.Mutex // guards pending, stopping
@@ -421,6 +423,7 @@ func (t *Table) Filter(key string, compile func() (MatchFunc, error)) (f *Filter
 		return nil, ErrClosed
 	}
 	if ok {
+		f.used.Store(t.filterClock.Add(1))
 		return f, nil
 	}
 	m, err := compile()
@@ -430,11 +433,41 @@ func (t *Table) Filter(key string, compile func() (MatchFunc, error)) (f *Filter
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if f, ok := t.filters[key]; ok {
+		f.used.Store(t.filterClock.Add(1))
 		return f, nil
 	}
 	f = &Filter{t: t, key: key, match: m, pos: 1}
+	f.used.Store(t.filterClock.Add(1))
+	if len(t.filters) > maxFilters {
+		t.evictFilterLocked()
+	}
 	t.filters[key] = f
 	return f, nil
+}
+
+// maxFilters bounds the cached filters of a table (the match-all one
+// aside). Conditions whose text changes with every call (a timestamp or an
+// id in the text) would otherwise grow the cache without limit, and every
+// release evaluates every cached filter.
+const maxFilters = 256
+
+// evictFilterLocked drops the least recently used cached filter other than
+// the match-all one. A waiter may still hold it: it is marked
+// detached, so its scans start at the first row instead of at its position,
+// which release no longer maintains. Correct, only slower, and only until
+// that waiter's next queue_wait compiles a fresh filter. Caller holds mu
+// for writing.
+func (t *Table) evictFilterLocked() {
+	var victim *Filter
+	for key, f := range t.filters {
+		if key != "" && (victim == nil || f.used.Load() < victim.used.Load()) {
+			victim = f
+		}
+	}
+	if victim != nil {
+		victim.detached = true
+		delete(t.filters, victim.key)
+	}
 }
 
 // Filter is a compiled condition bound to one table.
@@ -446,6 +479,11 @@ type Filter struct {
 	// removed, owned, or fails match. Release of a matching row below pos
 	// moves pos back to it; nothing else moves it backwards.
 	pos uint64
+	// detached (guarded by t.mu) is set when the filter leaves the table's
+	// cache: release no longer maintains pos, so scans ignore it.
+	detached bool
+	// used is the table's filterClock at the last lookup (LRU eviction).
+	used atomic.Uint64
 }
 
 // Cursor iterates the rows a session may see, in row-id order.

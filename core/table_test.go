@@ -541,3 +541,41 @@ func TestDamagedRowIsRefusedOnRead(t *testing.T) {
 	_, _, _, err = c.Next(nil)
 	require.ErrorIs(t, err, ErrCorrupt)
 }
+
+// The filter cache of a table is bounded, and a filter dropped from it while
+// a consumer still uses it stays correct: a row released below its old
+// position is still found (its scans start at the first row).
+func TestFilterCacheIsBoundedAndEvictedFiltersStayCorrect(t *testing.T) {
+	_, tb := newMemTable(t)
+	for i := 1; i <= 3; i++ {
+		_, _, err := tb.Append([][]byte{row(i)}, nil)
+		require.NoError(t, err)
+	}
+	all := func() (MatchFunc, error) { return func([]byte) bool { return true }, nil }
+	kept, err := tb.Filter("kept", all)
+	require.NoError(t, err)
+
+	owner := NewSession()
+	idx, err := owner.TryTake([]Spec{{Table: tb, Filter: kept}})
+	require.NoError(t, err)
+	require.Equal(t, 0, idx)
+	_, first := owner.Owned()
+
+	for i := 0; i < 3*maxFilters; i++ {
+		_, err := tb.Filter(fmt.Sprintf("t%d", i), all)
+		require.NoError(t, err)
+	}
+	tb.mu.RLock()
+	n := len(tb.filters)
+	stillCached := tb.filters["kept"] == kept
+	tb.mu.RUnlock()
+	require.LessOrEqual(t, n, maxFilters+2)
+	require.False(t, stillCached, "the first filter was evicted")
+
+	owner.Release(false)
+	other := NewSession()
+	_, err = other.TryTake([]Spec{{Table: tb, Filter: kept}})
+	require.NoError(t, err)
+	_, got := other.Owned()
+	require.Equal(t, first, got, "the released row is delivered first through the evicted filter")
+}
