@@ -95,6 +95,14 @@ type liveRow struct {
 func (t *Table) compactOnce() (bool, error) {
 	t.compactMu.Lock()
 	defer t.compactMu.Unlock()
+	// No batch commits while a compaction runs. The randomized crash test
+	// (appends, removals and compactions running concurrently) lost
+	// acknowledged rows and brought back acknowledged removals in a few
+	// percent of its runs when commits went on during the rewrite, and never
+	// with compaction off; excluding the committer closes that window. The
+	// cost: INSERTs and removals wait for a running compaction.
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
 
 	t.mu.RLock()
 	if t.closed || len(t.segs) < 2 {
