@@ -242,17 +242,7 @@ func intTest(o op, x, y int64) bool {
 }
 
 func mixedComparison(o op, a, b evalFunc) evalFunc {
-	return func(p []byte) value {
-		x := a(p)
-		if x.null {
-			return nullValue
-		}
-		y := b(p)
-		if y.null {
-			return nullValue
-		}
-		return boolValue(cmpTest(o, compare(x, y)))
-	}
+	return strict(a, b, func(x, y value) value { return boolValue(cmpTest(o, compare(x, y))) })
 }
 
 func cmpTest(o op, c int) bool {
