@@ -115,13 +115,86 @@ func TestConsumeAsync(t *testing.T) {
 	p, err := s.ConsumeAsync(d.done)
 	require.NoError(t, err)
 	require.NotNil(t, p)
+	require.False(t, s.OwnerMode(), "owner mode is left at once")
+	// While the removal is in flight the row is nobody's to take: the next
+	// take gets row 2, and another session gets nothing.
+	idx, err = s.TryTake([]Spec{{Table: tb}})
+	require.NoError(t, err)
+	require.Equal(t, 0, idx)
+	_, id := s.Owned()
+	require.Equal(t, uint64(2), id)
+	other := NewSession()
+	idx, err = other.TryTake([]Spec{{Table: tb}})
+	require.NoError(t, err)
+	require.Equal(t, -1, idx)
 	got := <-d.got
-	require.True(t, s.OwnerMode(), "owner mode lasts until FinishConsume")
-	require.NoError(t, s.FinishConsume(got))
-	require.False(t, s.OwnerMode())
+	require.NoError(t, got.Err())
 	require.Equal(t, uint64(1), tb.Count())
+	epoch := tb.OwnerEpoch()
+	require.NoError(t, s.Consume())
+	require.Equal(t, uint64(0), tb.Count())
+	require.Equal(t, epoch, tb.OwnerEpoch(), "the owner's own consume keeps the epoch")
 	// Owning nothing: finished at once.
 	p, err = s.ConsumeAsync(d.done)
 	require.NoError(t, err)
 	require.Nil(t, p)
+}
+
+func TestConsumeAsyncFailureGivesRowBack(t *testing.T) {
+	fs, tb := newMemTable(t)
+	_, _, err := tb.Append([][]byte{row(1)}, nil)
+	require.NoError(t, err)
+	s := NewSession()
+	idx, err := s.TryTake([]Spec{{Table: tb}})
+	require.NoError(t, err)
+	require.Equal(t, 0, idx)
+	fs.mu.Lock()
+	fs.failSync = func(string) error { return errors.New("disk gone") }
+	fs.mu.Unlock()
+	d := newAsyncDone()
+	p, err := s.ConsumeAsync(d.done)
+	require.NoError(t, err)
+	require.NotNil(t, p)
+	got := <-d.got
+	require.Error(t, got.Err())
+	// The row was not removed: it is in the queue again, unowned.
+	require.Equal(t, uint64(1), tb.Count())
+	other := NewSession()
+	idx, err = other.TryTake([]Spec{{Table: tb}})
+	require.NoError(t, err)
+	require.Equal(t, 0, idx)
+}
+
+func TestOwnerEpochChangesWhenOthersRemoveAnOwnedRow(t *testing.T) {
+	_, tb := newMemTable(t)
+	_, _, err := tb.Append([][]byte{row(1)}, nil)
+	require.NoError(t, err)
+	s := NewSession()
+	_, err = s.TryTake([]Spec{{Table: tb}})
+	require.NoError(t, err)
+	ot, id, epoch := s.OwnedAt()
+	require.Equal(t, tb, ot)
+	n, err := tb.Remove([]uint64{id})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.NotEqual(t, epoch, tb.OwnerEpoch())
+	ot, _, _ = s.OwnedAt()
+	require.Nil(t, ot)
+}
+
+func TestObserverSeesCommits(t *testing.T) {
+	_, tb := newMemTable(t)
+	var calls atomic.Int32
+	tb.SetObserver(func() { calls.Add(1) })
+	_, _, err := tb.Append([][]byte{row(1)}, nil)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, calls.Load(), int32(1))
+	f := tb.Figures()
+	require.Equal(t, uint64(1), f.LiveRows)
+	require.NotZero(t, f.ID)
+	require.NotZero(t, f.BytesTotal)
+	before := calls.Load()
+	require.NoError(t, tb.Truncate())
+	require.Greater(t, calls.Load(), before)
+	require.Equal(t, uint64(0), tb.Figures().LiveRows)
 }

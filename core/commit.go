@@ -395,7 +395,12 @@ func (t *Table) commitBatch(batch []*request) (appended bool) {
 		for _, id := range q.removes {
 			if s, i, ok := t.locateLocked(id); ok && s.kill(i) {
 				removed++
-				delete(t.owned, id)
+				if o := t.owned[id]; o != nil {
+					if !o.consuming {
+						t.st.ownerEpoch.Add(1)
+					}
+					delete(t.owned, id)
+				}
 			}
 		}
 	}
@@ -404,6 +409,7 @@ func (t *Table) commitBatch(batch []*request) (appended bool) {
 	t.mu.Unlock()
 	t.st.rowsWritten.Add(uint64(nrows))
 	t.st.rowsRemoved.Add(uint64(removed))
+	t.observe()
 	if removed > 0 {
 		t.kickCompaction()
 	}

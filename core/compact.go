@@ -296,6 +296,7 @@ func (t *Table) rewritePrefix(dir string, a int, prefix []*segment, rows []liveR
 	t.segs = append(segs, t.segs[a+len(prefix):]...)
 	swapped = true
 	t.mu.Unlock()
+	t.observe()
 	for _, s := range prefix {
 		s.release() // the table's reference
 	}

@@ -21,6 +21,11 @@ type Session struct {
 	table     *Table
 	id        uint64
 	waiter    *Waiter
+
+	// consuming marks a placeholder owner: a row whose removal by its
+	// owner's Consume is in flight stays owned by such a session (never a
+	// connection's), so nobody takes it before the removal commits.
+	consuming bool
 }
 
 // NewSession returns a session outside owner mode.
@@ -183,16 +188,16 @@ func (s *Session) Consume() (err error) {
 	if p == nil || err != nil {
 		return err
 	}
-	return s.FinishConsume(*p)
+	return p.Err()
 }
 
-// ConsumeAsync starts Consume without waiting for the fdatasync. With
-// (nil, err) it has finished (row given back on error, owner mode left) and
-// done is never called; otherwise done is called once by the committer, and
-// the caller must then call FinishConsume with the Pending (done may do it),
-// which gives the row back if the removal failed and leaves owner mode.
-// Between the two the session still owns the row; the session must not be
-// used meanwhile.
+// ConsumeAsync starts Consume without waiting for the fdatasync: the
+// session leaves owner mode at once and may take its next row, while the
+// consumed row stays owned by a placeholder until its removal commits, so
+// no one else takes it meanwhile. With (nil, err) or (nil, nil) (nothing
+// owned) it has finished and done is never called. Otherwise done is called
+// once by the committer; if the removal failed the row has been given back
+// to the queue by then (it is delivered again).
 func (s *Session) ConsumeAsync(done func(Pending)) (p *Pending, err error) {
 	defer recoverError(&err)
 	t, id := s.Owned()
@@ -200,30 +205,45 @@ func (s *Session) ConsumeAsync(done func(Pending)) (p *Pending, err error) {
 		s.clear()
 		return nil, nil
 	}
-	p, err = t.RemoveAsync([]uint64{id}, done)
-	if err != nil || p == nil {
-		if err != nil && t.release(s, id) {
+	holder := &Session{consuming: true}
+	t.mu.Lock()
+	handed := t.owned[id] == s
+	if handed {
+		t.owned[id] = holder
+	}
+	t.mu.Unlock()
+	s.clear()
+	if !handed {
+		return nil, nil // ownership became inert meanwhile
+	}
+	p, err = t.RemoveAsync([]uint64{id}, func(p Pending) {
+		if p.Err() != nil && t.release(holder, id) {
 			t.wake()
 		}
-		s.clear()
+		done(p)
+	})
+	if err != nil || p == nil {
+		if t.release(holder, id) {
+			t.wake()
+		}
 		return nil, err
 	}
 	return p, nil
 }
 
-// FinishConsume ends a ConsumeAsync whose done function has been called.
-func (s *Session) FinishConsume(p Pending) (err error) {
-	defer recoverError(&err)
-	if err := p.Err(); err != nil {
-		// Not removed: give the row back so it is delivered again.
-		if t, id := s.Owned(); t != nil && t.release(s, id) {
-			t.wake()
-		}
-		s.clear()
-		return err
+// OwnedAt returns the owned row's table and id, and the table's OwnerEpoch
+// read before the ownership was confirmed: the ownership holds at least
+// until the epoch changes. t is nil when nothing is owned.
+func (s *Session) OwnedAt() (t *Table, id, epoch uint64) {
+	s.mu.Lock()
+	t = s.table
+	s.mu.Unlock()
+	if t == nil {
+		return nil, 0, 0
 	}
-	s.clear()
-	return nil
+	epoch = t.OwnerEpoch()
+	t, id = s.Owned()
+	return t, id, epoch
 }
 
 // Release returns the owned row to its original position (delivered next),

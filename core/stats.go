@@ -1,6 +1,9 @@
 package core
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Stats are a table's counters (queue_stats(), SHOW ENGINE QUEUE STATUS).
 // Counters count since the table was opened, except LiveRows, NextRowID and
@@ -32,6 +35,9 @@ type counters struct {
 	restoredByClose            atomic.Uint64
 	syncs, compactions         atomic.Uint64
 	recoveredBytes             atomic.Uint64
+
+	ownerEpoch atomic.Uint64         // see OwnerEpoch
+	observer   atomic.Pointer[func()] // see SetObserver
 }
 
 // Stats returns a snapshot of the table's counters.
@@ -62,3 +68,75 @@ func (t *Table) Stats() Stats {
 
 // CountWaitTimeout records a queue_wait that timed out on this table.
 func (t *Table) CountWaitTimeout() { t.st.waitTimeout.Add(1) }
+
+// Figures is what a handler asks about a table many times per statement
+// (SHOW TABLE STATUS, the optimizer's row estimate). The layer above keeps
+// a copy where it can read it without calling core: SetObserver tells it
+// when to refresh.
+type Figures struct {
+	ID          uint64 // the table's identity in this process, never reused
+	OwnerEpoch  uint64 // see OwnerEpoch
+	LiveRows    uint64
+	BytesTotal  uint64
+	BytesFree   uint64
+	AvgRow      uint64
+	CreateTime  int64 // unix seconds
+	UpdateTime  int64 // unix seconds, 0 if never
+}
+
+// Figures returns the table's current figures.
+func (t *Table) Figures() Figures {
+	st := t.Stats()
+	f := Figures{
+		ID:         t.id,
+		OwnerEpoch: t.st.ownerEpoch.Load(),
+		LiveRows:   st.LiveRows,
+		BytesTotal: st.BytesTotal,
+		BytesFree:  st.BytesRemoved,
+		CreateTime: unixOrZero(t.created),
+	}
+	if st.RowsWritten > 0 {
+		f.AvgRow = st.BytesTotal / st.RowsWritten
+	}
+	t.mu.RLock()
+	f.UpdateTime = unixOrZero(t.updated)
+	t.mu.RUnlock()
+	return f
+}
+
+// OwnerEpoch changes whenever an owned row of the table loses its owner
+// other than through that owner's own Consume or Release: the row was
+// removed by someone else, or the table was truncated or closed. A layer
+// that caches an owned row's image may use it only while the epoch it saw
+// at the take is unchanged.
+func (t *Table) OwnerEpoch() uint64 { return t.st.ownerEpoch.Load() }
+
+// SetObserver registers fn, called (with no table lock held, from the
+// goroutine that made the change) after every change of the table's
+// Figures: a group commit, a compaction, TRUNCATE and close. It must be
+// quick and must not call the table. nil unregisters.
+func (t *Table) SetObserver(fn func()) {
+	if fn == nil {
+		t.st.observer.Store(nil)
+		return
+	}
+	t.st.observer.Store(&fn)
+}
+
+// observe calls the observer, if any; a panic in it is not the table's.
+func (t *Table) observe() {
+	if fn := t.st.observer.Load(); fn != nil {
+		defer func() { _ = recover() }()
+		(*fn)()
+	}
+}
+
+func unixOrZero(tm time.Time) int64 {
+	if tm.IsZero() {
+		return 0
+	}
+	return tm.Unix()
+}
+
+// ID is the table's identity in this process (Figures.ID), never reused.
+func (t *Table) ID() uint64 { return t.id }

@@ -220,7 +220,9 @@ func (t *Table) shutdown(checkpoint bool) error {
 	}
 	t.closed = true
 	t.owned = make(map[uint64]*Session)
+	t.st.ownerEpoch.Add(1)
 	t.mu.Unlock()
+	t.observe()
 
 	t.cancelWaiters()
 

@@ -15,6 +15,7 @@ func (t *Table) Truncate() (err error) {
 	defer recoverError(&err)
 	swapped, err := t.truncate()
 	if swapped {
+		t.observe()
 		// After the table locks are released: waitMu comes first in the
 		// lock order.
 		t.cancelWaiters()
@@ -66,6 +67,7 @@ func (t *Table) truncate() (swapped bool, err error) {
 	t.marks = [MaxRelaySlots]uint64{}
 	t.live = 0
 	t.owned = make(map[uint64]*Session)
+	t.st.ownerEpoch.Add(1)
 	for _, f := range t.filters {
 		f.pos = 1
 	}

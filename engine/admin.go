@@ -36,22 +36,12 @@ func copyText(text string, buf *C.char, capacity C.size_t, length *C.size_t) C.i
 	return qcOK
 }
 
-//export qc_stats_text
-func qc_stats_text(path *C.char, buf *C.char, capacity C.size_t, length *C.size_t) (rc C.int) {
-	defer recoverToCode(&rc, nil)
-	if path == nil {
-		return qcEINVAL
-	}
-	ent, err := openPath(C.GoString(path))
-	if err != nil {
-		return C.int(codeOf(err))
-	}
-	return copyText(statsText(ent.t.Stats()), buf, capacity, length)
-}
-
-//export qc_compact
-func qc_compact(path *C.char, e *C.qc_err) (rc C.int) {
+//export qc_admin
+func qc_admin(op C.int, path *C.char, buf *C.char, capacity C.size_t, length *C.size_t, e *C.qc_err) (rc C.int) {
 	defer recoverToCode(&rc, e)
+	if op == C.QC_ADMIN_STATUS {
+		return copyText(engineStatus(), buf, capacity, length)
+	}
 	if path == nil {
 		return setErr(e, errCode(qcEINVAL, "queue: NULL path"))
 	}
@@ -59,12 +49,19 @@ func qc_compact(path *C.char, e *C.qc_err) (rc C.int) {
 	if err != nil {
 		return setErr(e, err)
 	}
-	return setErr(e, ent.t.Compact())
+	switch op {
+	case C.QC_ADMIN_STATS:
+		return copyText(statsText(ent.t.Stats()), buf, capacity, length)
+	case C.QC_ADMIN_COMPACT:
+		return setErr(e, ent.t.Compact())
+	}
+	return setErr(e, errCode(qcEINVAL, "queue: unknown administrative operation %d", int(op)))
 }
 
-//export qc_engine_status
-func qc_engine_status(buf *C.char, capacity C.size_t, length *C.size_t) (rc C.int) {
-	defer recoverToCode(&rc, nil)
+// engineStatus is SHOW ENGINE QUEUE STATUS's text: the library's counters,
+// one "name value" line each (a form monitoring parses as
+// ^(\w+)\s+(\d+)$), then one line per open table.
+func engineStatus() string {
 	tablesMu.Lock()
 	open := make(map[string]*tableEntry, len(tables))
 	for k, v := range tables {
@@ -76,22 +73,29 @@ func qc_engine_status(buf *C.char, capacity C.size_t, length *C.size_t) (rc C.in
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var b strings.Builder
-	fmt.Fprintf(&b, "open tables: %d, handles: %d\n", len(keys), int(qc_handle_count()))
+	var syncs uint64
+	var lines strings.Builder
 	for _, k := range keys {
 		ent := open[k]
 		select {
 		case <-ent.ready:
 		default:
-			fmt.Fprintf(&b, "%s: opening\n", k)
+			fmt.Fprintf(&lines, "%s: opening\n", k)
 			continue
 		}
 		if ent.openErr != nil {
 			continue
 		}
 		st := ent.t.Stats()
-		fmt.Fprintf(&b, "%s: rows=%d written=%d removed=%d bytes=%d syncs=%d compactions=%d\n",
+		syncs += st.Syncs
+		fmt.Fprintf(&lines, "%s: rows=%d written=%d removed=%d bytes=%d syncs=%d compactions=%d\n",
 			k, st.LiveRows, st.RowsWritten, st.RowsRemoved, st.BytesTotal, st.Syncs, st.Compactions)
 	}
-	return copyText(b.String(), buf, capacity, length)
+	var b strings.Builder
+	fmt.Fprintf(&b, "go_entries %d\n", goEntries.Load())
+	fmt.Fprintf(&b, "sys_sync %d\n", syncs)
+	fmt.Fprintf(&b, "open_tables %d\n", len(keys))
+	fmt.Fprintf(&b, "handles %d\n", tableHandles.len()+cursors.len()+sessions.len())
+	b.WriteString(lines.String())
+	return b.String()
 }

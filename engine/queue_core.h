@@ -2,23 +2,28 @@
   queue_core.h: the C ABI of libqueue_core.so (Go, package engine) used by
   ha_queue.so (the storage engine handler and the SQL functions).
 
+  The ABI is shaped around the message: one call per step of a consumer's
+  loop (qc_wait consumes the previous row and takes the next one, returning
+  its image; qc_abort; the removal of queue_end is a qc_submit), one call
+  per INSERT or DELETE statement (qc_submit), and counters in C memory for
+  what the handler asks about a table many times per statement
+  (qc_table_counters), so a consumed message enters Go once when a row is
+  ready, and an INSERT at most once.
+
   Rules:
   - Handles are uint64_t, 0 is never valid. They index a registry on the Go
     side; a stale handle gives QC_EBADF, never a crash.
   - Every function returns an int status (QC_OK = 0, errors < 0, a few
     positive "soft" results documented per function). Results go to
-    out-parameters. Payloads are copied into caller buffers.
+    out-parameters. Payloads are copied into caller memory.
   - Functions that can fail with a message take a qc_err*, which may be NULL;
     the message is NUL-terminated and truncated to fit.
   - A Go panic inside any function is recovered and reported as QC_EPANIC.
-  - No function blocks for long except the synchronous durable ones
-    (append, remove, end, wait_begin's consume step), which wait for one
-    group fsync inside Go. Their *_async forms wait in C instead: the call
-    queues the request (without entering Go) and returns QC_PENDING; after
-    the fsync the library writes the result into the caller's memory and
-    calls done(arg) once.
-    Waiting for rows happens in C too: qc_wait_begin registers, the notify callback
-    signals, qc_wait_end collects the result.
+  - No function blocks inside Go: durable work completes through a
+    qc_done_fn callback and the caller waits in C; a qc_wait without a row
+    registers and returns, and the caller waits in C for the notify
+    callback. (Exceptions: DDL calls, which do I/O, and a call racing a
+    DROP/RENAME of the same table, which waits for it.)
 
   Table paths: "./db/table" exactly as the server passes them to the handler
   (relative to the data directory, filename-encoded). The table's directory
@@ -34,13 +39,13 @@
 extern "C" {
 #endif
 
-#define QC_ABI_VERSION 1
+#define QC_ABI_VERSION 2
 
-/* status codes */
+/* Status codes. The Go side uses these definitions (engine/status.go). */
 #define QC_OK         0
 #define QC_EOF        1   /* end of a scan */
-#define QC_PENDING    2   /* qc_wait_begin: registered, wait for notify */
-#define QC_SKIPPED    3   /* qc_append: relay duplicate, nothing written (success) */
+#define QC_PENDING    2   /* queued (qc_submit) or registered (qc_wait) */
+#define QC_SKIPPED    3   /* append: relay duplicate, nothing written (success) */
 #define QC_ERR       -1   /* unspecified */
 #define QC_EBADF     -2   /* unknown/stale handle */
 #define QC_ENOENT    -3   /* table or row does not exist */
@@ -48,17 +53,18 @@ extern "C" {
 #define QC_EIO       -5   /* I/O error; table read-only until reopened */
 #define QC_ENOSPC    -6   /* disk full; nothing acknowledged lost */
 #define QC_ETOOBIG   -7   /* row or statement too large */
-#define QC_EINVAL    -8   /* bad argument (condition syntax, relay slot, ...) */
+#define QC_EINVAL    -8   /* bad argument (condition syntax, relay slot, ABI, ...) */
 #define QC_ECORRUPT  -9   /* corrupt table file (message has file and offset) */
 #define QC_EPANIC   -10   /* internal error (recovered panic) */
 #define QC_ECLOSED  -11   /* table dropped/closed */
-#define QC_ERANGE   -12   /* caller buffer too small; *len has the needed size */
+#define QC_ERANGE   -12   /* qc_admin: buffer too small, *len has the size */
 #define QC_ESTATE   -13   /* wrong state (e.g. not in owner mode) */
 
 typedef struct qc_err { char msg[512]; } qc_err;
 
-/* One column, as the handler stores it in a row payload (see docs/FORMAT.md,
-   "Row payload"). Used by conditions; recorded with the table at create. */
+/* One column, as the handler stores it in a row payload (see
+   docs/ROW-PAYLOAD.md). Used by conditions; recorded with the table at
+   create. */
 typedef struct qc_column {
   const char *name;
   uint8_t  type;        /* Field::real_type() */
@@ -70,135 +76,161 @@ typedef struct qc_column {
   int32_t  null_offset; /* payload byte holding the NULL bit, -1 if NOT NULL */
 } qc_column;
 
-typedef struct qc_table_info {
-  uint64_t rows;          /* live rows (owned included), or 0/1 in owner mode */
-  uint64_t data_bytes;    /* bytes on disk */
-  uint64_t free_bytes;    /* bytes of removed rows not yet reclaimed */
-  uint64_t avg_row;       /* mean payload bytes */
-  int64_t  create_time;   /* unix seconds */
-  int64_t  update_time;   /* unix seconds, 0 if never */
-} qc_table_info;
+/* A table's figures, in C memory, kept current by the library after every
+   group commit, compaction, TRUNCATE and close, so the handler's info() and
+   records() never enter Go. Read each field with an atomic load; fields
+   may be from different instants. Valid while the handle that returned it
+   is open. */
+typedef struct qc_table_counters {
+  uint64_t table_id;     /* unique in the process, never reused */
+  uint64_t owner_epoch;  /* changes when an owned row of the table loses its
+                            owner other than through that owner (a DELETE,
+                            TRUNCATE, DROP, RENAME, close) */
+  uint64_t rows;         /* live rows, owned ones included */
+  uint64_t data_bytes;   /* bytes on disk */
+  uint64_t free_bytes;   /* bytes of removed rows not yet reclaimed */
+  uint64_t avg_row;      /* mean payload bytes */
+  int64_t  create_time;  /* unix seconds */
+  int64_t  update_time;  /* unix seconds, 0 if never */
+} qc_table_counters;
+
+/* A row image in caller memory. buf is NULL or from malloc(); when the
+   image does not fit in cap bytes the library replaces it with realloc()
+   and updates cap. The caller frees buf. */
+typedef struct qc_row {
+  unsigned char *buf;
+  size_t cap;
+  size_t len;
+  uint64_t id;
+} qc_row;
 
 typedef void (*qc_notify_fn)(uint64_t token);
 
-/* Completion of an asynchronous durable operation (qc_*_async): called once
-   from a Go thread (no THD, no core lock held) after the group commit's
-   fdatasync or its failure. It must only signal the waiting thread: lock a
-   mutex, set a flag, signal a condition, unlock. */
+/* Completion of a queued durable request: called once from a Go thread (no
+   THD, no library lock held) after the group commit's fdatasync or the
+   failure. It must only signal the waiting thread: lock a mutex, set a
+   flag, signal a condition, unlock. */
 typedef void (*qc_done_fn)(void *arg);
+
+enum { QC_REQ_APPEND = 1, QC_REQ_REMOVE = 2, QC_REQ_END = 3 };
+
+/*
+  A durable request, in caller memory, which must stay valid (and
+  unchanged) until done(arg) has been called.
+  APPEND: n rows stored back to back in buf (lens[i] bytes each) into
+    table; relay_mode 'a' or 'w' arms a relay mark (queue_set_srcid) for
+    slot relay_slot with source row relay_rowid, 0 = none. value = the
+    first row id; rc QC_SKIPPED when the relay mark made it a duplicate.
+  REMOVE: the n row ids in ids, from table; already-removed ids are
+    ignored. value = rows removed.
+  END: the session's owned row (queue_end); the session leaves owner mode
+    at once. On failure the row has been given back to the queue.
+*/
+typedef struct qc_request {
+  int kind;
+  uint64_t table, session;
+  const unsigned char *buf;
+  const uint32_t *lens;
+  const uint64_t *ids;
+  int n;
+  int relay_slot;
+  char relay_mode;
+  uint64_t relay_rowid;
+  qc_done_fn done;
+  void *arg;
+  /* results, written before done is called */
+  int rc;
+  uint64_t value;
+  qc_err err;
+  /* the library's */
+  struct qc_request *next;
+} qc_request;
+
+/* What a queue_wait got. */
+typedef struct qc_owned {
+  int idx;            /* 0-based winning spec, -1 none (owner mode, no row) */
+  uint64_t table_id;  /* the owned row's table (qc_table_counters.table_id) */
+  uint64_t epoch;     /* that table's owner_epoch when the row was taken */
+  qc_row row;         /* the owned row's image and id */
+} qc_owned;
+
+enum { QC_ADMIN_STATS = 1, QC_ADMIN_COMPACT = 2, QC_ADMIN_STATUS = 3 };
+enum { QC_SCAN_VISIBLE = 0, QC_SCAN_ALL = 1 };
 
 /* The Go side includes this header with QC_TYPES_ONLY defined: cgo declares
    the exported functions itself (with non-const pointers, the same ABI). */
 #ifndef QC_TYPES_ONLY
 
 /* --- library --- */
-int  qc_abi_version(void);
-/* Idempotent (the Go library is never unloaded). notify is called from a Go
-   thread (no THD) when a pending wait got a row or must re-check. */
-int  qc_init(qc_notify_fn notify);
+/* Idempotent. QC_EINVAL if abi is not QC_ABI_VERSION. notify is called
+   from a Go thread (no THD) when a pending wait got a row or must re-check. */
+int  qc_init(int abi, qc_notify_fn notify);
 /* Closes every table (checkpoint), for plugin deinit. */
 int  qc_shutdown(void);
-/* Number of live handles of all kinds (leak checks in tests). */
-int  qc_handle_count(void);
 
 /* --- tables (handler) --- */
 int  qc_table_create(const char *path, const qc_column *cols, int ncols, qc_err *e);
 int  qc_table_drop(const char *path, qc_err *e);          /* missing is OK */
 int  qc_table_rename(const char *from, const char *to, qc_err *e);
-int  qc_table_open(const char *path, uint64_t *table, qc_err *e);  /* refcounted */
+/* Refcounted. *counters (may be NULL) stays valid until qc_table_close. */
+int  qc_table_open(const char *path, uint64_t *table,
+                   const qc_table_counters **counters, qc_err *e);
 int  qc_table_close(uint64_t table);
 int  qc_table_truncate(uint64_t table, qc_err *e);         /* row ids restart at 1 */
-int  qc_table_info_get(uint64_t table, uint64_t session, qc_table_info *out);
+/* A non-owner DELETE statement's interlock (begin != 0 starts, 0 ends): no
+   row is handed to consumers while one runs. */
+int  qc_delete_bracket(uint64_t table, int begin);
 
-/* Append nrows rows stored back to back in buf (lens[i] bytes each), durably.
-   If session has an armed relay mark (qc_set_srcid) it applies and is
-   disarmed. Returns QC_OK, QC_SKIPPED, or an error. */
-int  qc_append(uint64_t table, uint64_t session, const unsigned char *buf,
-               const uint32_t *lens, int nrows, uint64_t *first_id, qc_err *e);
-/* Durable removal; already-removed ids are ignored. */
-int  qc_remove(uint64_t table, const uint64_t *ids, int n, uint64_t *removed, qc_err *e);
+/* Queues a durable request (see qc_request) and returns QC_PENDING; then
+   done(arg) is called exactly once. Any other return is final and done is
+   never called: QC_EINVAL for a NULL request or done. Argument errors, a
+   stale handle and a closed table are reported through done. */
+int  qc_submit(qc_request *r);
 
-/* Asynchronous forms of qc_append, qc_remove and qc_end: the server's
-   threads wait for the fsync in C, and these calls do not enter Go at all
-   (plain C in the library, engine/intake.c: they queue the request for a Go
-   goroutine and return).
-   QC_PENDING: queued. Then exactly once, from a Go thread, after the fsync
-   or the failure (also for argument errors, a stale handle, a table closed
-   or dropped meanwhile, or nothing to do), the library writes the
-   synchronous call's status to *rc (QC_OK, QC_SKIPPED or an error, with its
-   message in e), *first_id / *removed (when not NULL, on success), and
-   calls done(arg). All of these and the row/id buffers must stay valid
-   until done has been called, so the caller waits for it even when the
-   query is killed. Any other return value (QC_EINVAL for a NULL done or rc,
-   QC_ERR out of memory) is final: nothing is written and done is never
-   called. */
-int  qc_append_async(uint64_t table, uint64_t session, const unsigned char *buf,
-                     const uint32_t *lens, int nrows, qc_done_fn done, void *arg,
-                     int *rc, uint64_t *first_id, qc_err *e);
-int  qc_remove_async(uint64_t table, const uint64_t *ids, int n, qc_done_fn done,
-                     void *arg, int *rc, uint64_t *removed, qc_err *e);
-/* The session still owns the row until done; by then it has left owner
-   mode (and given the row back on failure). The session must not be used
-   before done. */
-int  qc_end_async(uint64_t session, qc_done_fn done, void *arg, int *rc,
-                  qc_err *e);
-
-int  qc_delete_begin(uint64_t table);  /* non-owner DELETE interlock (counter) */
-int  qc_delete_end(uint64_t table);
-
-/* Scans: rows visible to session (0 = none) in row-id order. */
-int  qc_scan_open(uint64_t table, uint64_t session, uint64_t *cursor);
-/* Every live row, owned ones included, whatever the session's mode: for
-   copying a table (ALTER TABLE), so a row a consumer owns is not lost. */
-int  qc_scan_open_copy(uint64_t table, uint64_t *cursor);
-/* QC_OK with *len bytes copied and *id set; QC_EOF at the end; QC_ERANGE if
-   cap is too small (*len = needed; call again with a bigger buffer: the same
-   row is returned). */
-int  qc_scan_next(uint64_t cursor, unsigned char *buf, size_t cap, size_t *len, uint64_t *id,
-                   qc_err *e);
+/* Scans, in row-id order: QC_SCAN_VISIBLE gives the rows session (0 =
+   none) may see (in owner mode only its owned row of this table);
+   QC_SCAN_ALL every live row, owned ones included (a table copy). */
+int  qc_scan_open(uint64_t table, uint64_t session, int mode, uint64_t *cursor);
+/* QC_OK with the row in *row; QC_EOF at the end. */
+int  qc_scan_next(uint64_t cursor, qc_row *row, qc_err *e);
 int  qc_scan_close(uint64_t cursor);
-/* Row by id (rnd_pos); QC_ENOENT if removed; QC_ERANGE as above. */
-int  qc_get(uint64_t table, uint64_t id, unsigned char *buf, size_t cap, size_t *len, qc_err *e);
+/* Row by id (rnd_pos); QC_ENOENT if removed. */
+int  qc_get(uint64_t table, uint64_t id, qc_row *row, qc_err *e);
 
 /* --- sessions (one per connection; SQL functions) --- */
 int  qc_session_new(uint64_t *session);
-/* Releases the owned row (counted as restored_by_close) and frees. */
+/* Cancels a pending wait, gives the owned row back, frees. */
 int  qc_session_free(uint64_t session);
-int  qc_owner_mode(uint64_t session);   /* 1 or 0, or error */
 
-/* queue_wait, first half: consume the owned row durably, then take the
-   oldest eligible row of paths[0..n) with conds[i] (NULL or "" = all rows).
-   QC_OK: *idx is the 0-based index of the spec that produced a row.
-   QC_PENDING: registered; notify(token) will be called once (row assigned,
-   or a table went away); then or on timeout/KILL call qc_wait_end.
-   Errors (owner mode left): QC_ENOENT (not a queue table), QC_EINVAL
-   (condition error; message has the position), QC_EIO ... */
-int  qc_wait_begin(uint64_t session, const char *const *paths, const char *const *conds,
-                   int n, uint64_t token, int *idx, qc_err *e);
-/* queue_wait, second half: unregister; *idx = index of the spec whose row was
-   assigned, or -1 (timeout: owner mode without a row, counted as
-   wait_timeout). After it returns notify(token) is never called again. */
-int  qc_wait_end(uint64_t session, int *idx);
-/* queue_end: consume the owned row durably, leave owner mode. */
-int  qc_end(uint64_t session, qc_err *e);
-/* queue_abort: QC_ESTATE outside owner mode; else release the row to its
-   original position and leave owner mode. */
+/* queue_wait: if the session owns a row, its removal is queued as
+   *consume (kind, session and done set by the caller; the library sets the
+   rest) and *consuming = 1: the caller waits for consume->done before
+   returning, and on a failed removal the row has been given back. Then the
+   oldest eligible row of paths[0..n) with conds[i] (NULL or "" = all rows)
+   is taken.
+   QC_OK: *out holds the winning spec, the row and its image.
+   QC_PENDING: registered; notify(token) is called once (row assigned, or
+   a table went away); then, or on timeout/KILL, call qc_wait_end.
+   Errors (owner mode left, nothing taken): QC_ENOENT (not a queue table),
+   QC_EINVAL (condition error; the message has the position), QC_EIO, ... */
+int  qc_wait(uint64_t session, const char *const *paths, const char *const *conds,
+             int n, uint64_t token, qc_request *consume, int *consuming,
+             qc_owned *out, qc_err *e);
+/* The end of a pending qc_wait: unregisters; out->idx = the spec whose row
+   was assigned (with the row), or -1 (timeout: owner mode without a row).
+   After it returns notify(token) is never called again. */
+int  qc_wait_end(uint64_t session, qc_owned *out, qc_err *e);
+/* queue_abort, KILL of a wait, a failed consume: cancels a pending wait,
+   gives the owned row back to its original position, leaves owner mode.
+   QC_ESTATE outside owner mode. */
 int  qc_abort(uint64_t session);
-/* queue_rowid: QC_ESTATE outside owner mode; *has_row=0 when owning nothing. */
-int  qc_rowid(uint64_t session, uint64_t *id, int *has_row);
-/* queue_set_srcid: arms the session's next append. mode 'a' or 'w'.
-   QC_EINVAL for a bad slot (0..63) or mode. */
-int  qc_set_srcid(uint64_t session, int slot, char mode, uint64_t rowid);
-/* The table a path names, and its owned-row state, for privilege checks and
-   owner-mode scans: the path of the owned row's table (empty if none). */
-int  qc_owned_path(uint64_t session, char *buf, size_t cap);
 
-/* --- administration --- */
-/* queue_stats(): the 9-line text; QC_ENOENT for an unknown table. */
-int  qc_stats_text(const char *path, char *buf, size_t cap, size_t *len);
-int  qc_compact(const char *path, qc_err *e);
-/* SHOW ENGINE QUEUE STATUS text. */
-int  qc_engine_status(char *buf, size_t cap, size_t *len);
+/* --- administration ---
+   QC_ADMIN_STATS: queue_stats() text of the table at path (QC_ENOENT if
+   unknown); QC_ADMIN_COMPACT: compact it (no text); QC_ADMIN_STATUS: SHOW
+   ENGINE QUEUE STATUS text (path unused). Text goes to buf (cap bytes,
+   NUL-terminated), its length to *len; QC_ERANGE if it does not fit. */
+int  qc_admin(int op, const char *path, char *buf, size_t cap, size_t *len, qc_err *e);
 
 #endif /* QC_TYPES_ONLY */
 

@@ -2,6 +2,7 @@ package main
 
 /*
 #define QC_TYPES_ONLY
+#include <stdlib.h>
 #include "queue_core.h"
 */
 import "C"
@@ -12,23 +13,33 @@ import (
 	"github.com/queue-engine/queue/core"
 )
 
-// maxStatementBytes bounds one qc_append call (the handler caps its bulk
+// maxStatementBytes bounds one append request (the handler caps its bulk
 // buffer at the same size and reports QC_ETOOBIG beyond it).
 const maxStatementBytes = 1 << 30
 
-// appendArgs checks qc_append's arguments and copies the rows into Go
-// memory: core may keep payloads after the append (for handing rows to
-// waiters), and C memory must not be retained. It disarms the session's
-// relay mark, which applies to this append.
-func appendArgs(table, sessionH C.uint64_t, buf *C.uchar, lens *C.uint32_t, nrows C.int) (*tableEntry, [][]byte, *core.Relay, error) {
-	ent, err := tableOf(table)
+// appendArgs checks an append request and copies its rows into Go memory:
+// core may keep payloads after the append, and C memory must not be
+// retained.
+func appendArgs(q *C.qc_request) (*tableEntry, [][]byte, *core.Relay, error) {
+	ent, err := tableOf(q.table)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if nrows <= 0 || lens == nil {
-		return nil, nil, nil, errCode(qcEINVAL, "queue: qc_append needs at least one row")
+	if q.n <= 0 || q.lens == nil {
+		return nil, nil, nil, errCode(qcEINVAL, "queue: an append needs at least one row")
 	}
-	sizes := unsafe.Slice(lens, int(nrows))
+	var relay *core.Relay
+	switch q.relay_mode {
+	case 0:
+	case 'a', 'w':
+		if q.relay_slot < 0 || int(q.relay_slot) >= core.MaxRelaySlots {
+			return nil, nil, nil, errCode(qcEINVAL, "queue: relay slot %d not in 0..%d", int(q.relay_slot), core.MaxRelaySlots-1)
+		}
+		relay = &core.Relay{Slot: int(q.relay_slot), RowID: uint64(q.relay_rowid), Reset: q.relay_mode == 'w'}
+	default:
+		return nil, nil, nil, errCode(qcEINVAL, "queue: relay mode must be 'a' or 'w'")
+	}
+	sizes := unsafe.Slice(q.lens, int(q.n))
 	total := 0
 	for _, n := range sizes {
 		total += int(n)
@@ -36,18 +47,12 @@ func appendArgs(table, sessionH C.uint64_t, buf *C.uchar, lens *C.uint32_t, nrow
 	if total > maxStatementBytes {
 		return nil, nil, nil, errCode(qcETOOBIG, "queue: statement of %d bytes exceeds the %d byte limit", total, maxStatementBytes)
 	}
-	if total > 0 && buf == nil {
+	if total > 0 && q.buf == nil {
 		return nil, nil, nil, errCode(qcEINVAL, "queue: NULL row buffer")
-	}
-	var s *session
-	if sessionH != 0 {
-		if s, err = sessionOf(sessionH); err != nil {
-			return nil, nil, nil, err
-		}
 	}
 	var data []byte
 	if total > 0 {
-		data = C.GoBytes(unsafe.Pointer(buf), C.int(total))
+		data = C.GoBytes(unsafe.Pointer(q.buf), C.int(total))
 	}
 	rows := make([][]byte, len(sizes))
 	off := 0
@@ -55,121 +60,66 @@ func appendArgs(table, sessionH C.uint64_t, buf *C.uchar, lens *C.uint32_t, nrow
 		rows[i] = data[off : off+int(n) : off+int(n)]
 		off += int(n)
 	}
-	return ent, rows, s.takeRelay(), nil
+	return ent, rows, relay, nil
 }
 
-//export qc_append
-func qc_append(table, sessionH C.uint64_t, buf *C.uchar, lens *C.uint32_t, nrows C.int,
-	firstID *C.uint64_t, e *C.qc_err) (rc C.int) {
-	defer recoverToCode(&rc, e)
-	ent, rows, relay, err := appendArgs(table, sessionH, buf, lens, nrows)
+// startAppend queues an append request: it reports whether the committer
+// will complete it; otherwise rc is final.
+func startAppend(q *C.qc_request) (pending bool, rc C.int) {
+	ent, rows, relay, err := appendArgs(q)
 	if err != nil {
-		return setErr(e, err)
+		return false, setErr(&q.err, err)
 	}
-	id, skipped, err := ent.t.Append(rows, relay)
-	if err != nil {
-		return setErr(e, err)
-	}
-	if firstID != nil {
-		*firstID = C.uint64_t(id)
-	}
-	if skipped {
-		return qcSkipped
-	}
-	return qcOK
-}
-
-// startAppend queues an append for qc_append_async (see intake.go): it
-// reports whether the committer will complete it; otherwise rc is final.
-func startAppend(r *intakeReq) (pending bool, rc C.int) {
-	defer recoverToCode(&rc, r.e)
-	ent, rows, relay, err := appendArgs(r.table, r.session, r.buf, r.lens, r.n)
-	if err != nil {
-		return false, setErr(r.e, err)
-	}
-	e, value := r.e, r.value
-	p, err := ent.t.AppendAsync(rows, relay, r.completion(func(p core.Pending) C.int {
+	p, err := ent.t.AppendAsync(rows, relay, completion(q, func(p core.Pending) C.int {
 		if err := p.Err(); err != nil {
-			return setErr(e, err)
+			return setErr(&q.err, err)
 		}
-		if value != nil {
-			*value = C.uint64_t(p.FirstID())
-		}
+		q.value = C.uint64_t(p.FirstID())
 		if p.Skipped() {
 			return qcSkipped
 		}
 		return qcOK
 	}))
 	if p == nil || err != nil {
-		return false, setErr(r.e, err)
+		return false, setErr(&q.err, err)
 	}
 	return true, qcPending
 }
 
-// removeArgs copies qc_remove's id list into Go memory.
-func removeArgs(table C.uint64_t, ids *C.uint64_t, n C.int) (*tableEntry, []uint64, error) {
-	ent, err := tableOf(table)
+// startRemove queues a removal request, like startAppend.
+func startRemove(q *C.qc_request) (pending bool, rc C.int) {
+	ent, err := tableOf(q.table)
 	if err != nil {
-		return nil, nil, err
+		return false, setErr(&q.err, err)
 	}
-	if n < 0 || (n > 0 && ids == nil) {
-		return nil, nil, errCode(qcEINVAL, "queue: bad id list")
+	if q.n < 0 || (q.n > 0 && q.ids == nil) {
+		return false, setErr(&q.err, errCode(qcEINVAL, "queue: bad id list"))
 	}
-	list := make([]uint64, int(n))
-	for i, id := range unsafe.Slice(ids, int(n)) {
+	list := make([]uint64, int(q.n))
+	for i, id := range unsafe.Slice(q.ids, int(q.n)) {
 		list[i] = uint64(id)
 	}
-	return ent, list, nil
-}
-
-//export qc_remove
-func qc_remove(table C.uint64_t, ids *C.uint64_t, n C.int, removed *C.uint64_t, e *C.qc_err) (rc C.int) {
-	defer recoverToCode(&rc, e)
-	ent, list, err := removeArgs(table, ids, n)
-	if err != nil {
-		return setErr(e, err)
-	}
-	count, err := ent.t.Remove(list)
-	if removed != nil {
-		*removed = C.uint64_t(count)
-	}
-	return setErr(e, err)
-}
-
-// startRemove queues a removal for qc_remove_async, like startAppend.
-func startRemove(r *intakeReq) (pending bool, rc C.int) {
-	defer recoverToCode(&rc, r.e)
-	ent, list, err := removeArgs(r.table, r.ids, r.n)
-	if err != nil {
-		return false, setErr(r.e, err)
-	}
-	e, value := r.e, r.value
-	p, err := ent.t.RemoveAsync(list, r.completion(func(p core.Pending) C.int {
-		if value != nil {
-			*value = C.uint64_t(p.Removed())
-		}
-		return setErr(e, p.Err())
+	p, err := ent.t.RemoveAsync(list, completion(q, func(p core.Pending) C.int {
+		q.value = C.uint64_t(p.Removed())
+		return setErr(&q.err, p.Err())
 	}))
 	if p == nil || err != nil {
-		return false, setErr(r.e, err)
+		return false, setErr(&q.err, err)
 	}
 	return true, qcPending
 }
 
-//export qc_delete_begin
-func qc_delete_begin(table C.uint64_t) (rc C.int) {
+//export qc_delete_bracket
+func qc_delete_bracket(table C.uint64_t, begin C.int) (rc C.int) {
 	defer recoverToCode(&rc, nil)
-	ent, err := tableOf(table)
-	if err != nil {
-		return C.int(codeOf(err))
+	if begin != 0 {
+		ent, err := tableOf(table)
+		if err != nil {
+			return C.int(codeOf(err))
+		}
+		ent.t.BeginDelete()
+		return qcOK
 	}
-	ent.t.BeginDelete()
-	return qcOK
-}
-
-//export qc_delete_end
-func qc_delete_end(table C.uint64_t) (rc C.int) {
-	defer recoverToCode(&rc, nil)
 	// A handle of a table dropped meanwhile still ends its bracket: core's
 	// counter must not stay raised.
 	ent, ok := tableHandles.get(uint64(table))
@@ -181,30 +131,50 @@ func qc_delete_end(table C.uint64_t) (rc C.int) {
 }
 
 //export qc_get
-func qc_get(table, id C.uint64_t, buf *C.uchar, capacity C.size_t, length *C.size_t, e *C.qc_err) (rc C.int) {
+func qc_get(table, id C.uint64_t, row *C.qc_row, e *C.qc_err) (rc C.int) {
 	defer recoverToCode(&rc, e)
 	ent, err := tableOf(table)
 	if err != nil {
 		return setErr(e, err)
 	}
-	payload, err := ent.t.Get(uint64(id), nil)
+	if row == nil {
+		return setErr(e, errCode(qcEINVAL, "queue: NULL row"))
+	}
+	payload, err := ent.t.Get(uint64(id), rowBuffer(row))
 	if err != nil {
 		return setErr(e, err)
 	}
-	return copyRow(payload, buf, capacity, length)
+	return setErr(e, putRow(row, uint64(id), payload))
 }
 
-// copyRow copies a payload to the caller's buffer, or reports the size
-// needed with QC_ERANGE.
-func copyRow(payload []byte, buf *C.uchar, capacity C.size_t, length *C.size_t) C.int {
-	if length != nil {
-		*length = C.size_t(len(payload))
+// rowBuffer is the caller's row buffer as an empty Go slice: core reads a
+// payload that fits straight into it (core keeps no reference to it).
+func rowBuffer(row *C.qc_row) []byte {
+	if row.buf == nil || row.cap == 0 {
+		return nil
 	}
-	if len(payload) > int(capacity) || (len(payload) > 0 && buf == nil) {
-		return qcERANGE
+	return unsafe.Slice((*byte)(unsafe.Pointer(row.buf)), int(row.cap))[:0]
+}
+
+// putRow stores payload as row's image: in place when core read it into
+// the caller's buffer, else copied, growing the buffer with realloc.
+func putRow(row *C.qc_row, id uint64, payload []byte) error {
+	row.id = C.uint64_t(id)
+	row.len = C.size_t(len(payload))
+	if len(payload) == 0 {
+		return nil
 	}
-	if len(payload) > 0 {
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(buf)), len(payload)), payload)
+	if row.buf != nil && unsafe.Pointer(&payload[0]) == unsafe.Pointer(row.buf) {
+		return nil
 	}
-	return qcOK
+	if int(row.cap) < len(payload) {
+		p := C.realloc(unsafe.Pointer(row.buf), C.size_t(len(payload)))
+		if p == nil {
+			row.len = 0
+			return errCode(qcErr, "queue: out of memory for a row of %d bytes", len(payload))
+		}
+		row.buf, row.cap = (*C.uchar)(p), C.size_t(len(payload))
+	}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(row.buf)), len(payload)), payload)
+	return nil
 }

@@ -10,41 +10,13 @@ import (
 	"github.com/queue-engine/queue/core"
 )
 
-// cursor is an open scan. A row that did not fit the caller's buffer is kept
-// in pending and returned again by the next qc_scan_next. One statement uses
-// a cursor at a time; no lock is needed.
-type cursor struct {
-	c       *core.Cursor
-	buf     []byte
-	pending []byte
-	id      uint64
-	hasRow  bool
-}
-
-var cursors = newRegistry[*cursor]()
+// cursors are open scans. One statement uses a cursor at a time; no lock
+// is needed beyond the registry's.
+var cursors = newRegistry[*core.Cursor]()
 
 //export qc_scan_open
-func qc_scan_open(table, session C.uint64_t, out *C.uint64_t) (rc C.int) {
+func qc_scan_open(table, session C.uint64_t, mode C.int, out *C.uint64_t) (rc C.int) {
 	defer recoverToCode(&rc, nil)
-	var s *core.Session
-	if session != 0 {
-		sess, err := sessionOf(session)
-		if err != nil {
-			return C.int(codeOf(err))
-		}
-		s = sess.s
-	}
-	return openCursor(table, out, func(t *core.Table) *core.Cursor { return t.Scan(s) })
-}
-
-//export qc_scan_open_copy
-func qc_scan_open_copy(table C.uint64_t, out *C.uint64_t) (rc C.int) {
-	defer recoverToCode(&rc, nil)
-	return openCursor(table, out, (*core.Table).ScanAll)
-}
-
-// openCursor registers the cursor scan makes over table's rows in *out.
-func openCursor(table C.uint64_t, out *C.uint64_t, scan func(*core.Table) *core.Cursor) C.int {
 	ent, err := tableOf(table)
 	if err != nil {
 		return C.int(codeOf(err))
@@ -52,37 +24,46 @@ func openCursor(table C.uint64_t, out *C.uint64_t, scan func(*core.Table) *core.
 	if out == nil {
 		return qcEINVAL
 	}
-	*out = C.uint64_t(cursors.add(&cursor{c: scan(ent.t)}))
+	var c *core.Cursor
+	switch mode {
+	case C.QC_SCAN_ALL:
+		c = ent.t.ScanAll()
+	case C.QC_SCAN_VISIBLE:
+		var s *core.Session
+		if session != 0 {
+			sess, err := sessionOf(session)
+			if err != nil {
+				return C.int(codeOf(err))
+			}
+			s = sess.s
+		}
+		c = ent.t.Scan(s)
+	default:
+		return qcEINVAL
+	}
+	*out = C.uint64_t(cursors.add(c))
 	return qcOK
 }
 
 //export qc_scan_next
-func qc_scan_next(h C.uint64_t, buf *C.uchar, capacity C.size_t, length *C.size_t, id *C.uint64_t, e *C.qc_err) (rc C.int) {
+func qc_scan_next(h C.uint64_t, row *C.qc_row, e *C.qc_err) (rc C.int) {
 	defer recoverToCode(&rc, e)
 	testPanic("qc_scan_next")
 	c, ok := cursors.get(uint64(h))
 	if !ok {
 		return qcEBADF
 	}
-	if !c.hasRow {
-		rid, payload, ok, err := c.c.Next(c.buf[:0])
-		if err != nil {
-			return setErr(e, err)
-		}
-		if !ok {
-			return qcEOF
-		}
-		c.buf = payload
-		c.pending, c.id, c.hasRow = payload, rid, true
+	if row == nil {
+		return setErr(e, errCode(qcEINVAL, "queue: NULL row"))
 	}
-	if id != nil {
-		*id = C.uint64_t(c.id)
+	id, payload, ok, err := c.Next(rowBuffer(row))
+	if err != nil {
+		return setErr(e, err)
 	}
-	if rc := copyRow(c.pending, buf, capacity, length); rc != qcOK {
-		return rc
+	if !ok {
+		return qcEOF
 	}
-	c.hasRow = false
-	return qcOK
+	return setErr(e, putRow(row, id, payload))
 }
 
 //export qc_scan_close
@@ -92,6 +73,6 @@ func qc_scan_close(h C.uint64_t) (rc C.int) {
 	if !ok {
 		return qcEBADF
 	}
-	c.c.Close()
+	c.Close()
 	return qcOK
 }

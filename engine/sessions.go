@@ -15,14 +15,13 @@ import (
 
 // session is one connection's state. The server runs one statement per
 // connection at a time, but close_connection and a late qc_wait_end may
-// race with nothing else; mu guards w, specs and relay all the same.
+// race with nothing else; mu guards w and specs all the same.
 type session struct {
 	s *core.Session
 
 	mu    sync.Mutex
-	w     *core.Waiter // pending queue_wait, between qc_wait_begin and qc_wait_end
+	w     *core.Waiter // pending queue_wait, between qc_wait and qc_wait_end
 	specs []core.Spec  // the pending wait's specs (timeout statistics)
-	relay *core.Relay  // armed by qc_set_srcid, used by the next append
 }
 
 var sessions = newRegistry[*session]()
@@ -33,18 +32,6 @@ func sessionOf(h C.uint64_t) (*session, error) {
 		return nil, errBadHandle
 	}
 	return s, nil
-}
-
-// takeRelay returns and disarms the armed relay mark (nil-safe).
-func (s *session) takeRelay() *core.Relay {
-	if s == nil {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.relay
-	s.relay = nil
-	return r
 }
 
 // cancelWait unregisters a pending wait and returns the assigned spec index
@@ -61,8 +48,11 @@ func (s *session) cancelWait() (idx int, specs []core.Spec) {
 }
 
 //export qc_init
-func qc_init(fn C.qc_notify_fn) (rc C.int) {
+func qc_init(abi C.int, fn C.qc_notify_fn) (rc C.int) {
 	defer recoverToCode(&rc, nil)
+	if abi != C.QC_ABI_VERSION {
+		return qcEINVAL
+	}
 	setNotify(fn)
 	return qcOK
 }
@@ -87,19 +77,6 @@ func qc_session_free(h C.uint64_t) (rc C.int) {
 	s.cancelWait()
 	s.s.Release(true)
 	return qcOK
-}
-
-//export qc_owner_mode
-func qc_owner_mode(h C.uint64_t) (rc C.int) {
-	defer recoverToCode(&rc, nil)
-	s, err := sessionOf(h)
-	if err != nil {
-		return C.int(codeOf(err))
-	}
-	if s.s.OwnerMode() {
-		return 1
-	}
-	return 0
 }
 
 // specsFor opens the tables of a queue_wait and resolves their filters.
@@ -136,28 +113,41 @@ func specsFor(paths, conds **C.char, n int) ([]core.Spec, error) {
 	return specs, nil
 }
 
-//export qc_wait_begin
-func qc_wait_begin(h C.uint64_t, paths, conds **C.char, n C.int, token C.uint64_t,
-	idx *C.int, e *C.qc_err) (rc C.int) {
+//export qc_wait
+func qc_wait(h C.uint64_t, paths, conds **C.char, n C.int, token C.uint64_t,
+	consume *C.qc_request, consuming *C.int, out *C.qc_owned, e *C.qc_err) (rc C.int) {
 	defer recoverToCode(&rc, e)
+	if consuming != nil {
+		*consuming = 0
+	}
 	s, err := sessionOf(h)
 	if err != nil {
 		return setErr(e, err)
 	}
-	if n <= 0 || paths == nil || idx == nil {
+	if n <= 0 || paths == nil || out == nil || consume == nil || consuming == nil {
 		return setErr(e, errCode(qcEINVAL, "queue: queue_wait needs at least one table"))
 	}
+	out.idx, out.table_id = -1, 0
 	s.mu.Lock()
 	busy := s.w != nil
 	s.mu.Unlock()
 	if busy {
 		return setErr(e, errCode(qcESTATE, "queue: a wait is already pending on this connection"))
 	}
-	specs, err := specsFor(paths, conds, int(n))
+	// The owned row's removal joins the next group commit; the caller
+	// waits for it in C. Meanwhile the row is nobody's to take. Like Q4M,
+	// a queue_wait that fails has still consumed the row owned before.
+	p, err := s.s.ConsumeAsync(completion(consume, func(p core.Pending) C.int {
+		return setErr(&consume.err, p.Err())
+	}))
 	if err != nil {
 		return setErr(e, err)
 	}
-	if err := s.s.Consume(); err != nil {
+	if p != nil {
+		*consuming = 1
+	}
+	specs, err := specsFor(paths, conds, int(n))
+	if err != nil {
 		return setErr(e, err)
 	}
 	tok := uint64(token)
@@ -166,22 +156,47 @@ func qc_wait_begin(h C.uint64_t, paths, conds **C.char, n C.int, token C.uint64_
 		return setErr(e, err)
 	}
 	if w == nil {
-		*idx = C.int(got)
-		return qcOK
+		return setErr(e, fillOwned(s, got, out))
 	}
 	s.mu.Lock()
 	s.w, s.specs = w, specs
 	s.mu.Unlock()
-	*idx = -1
 	return qcPending
 }
 
+// fillOwned reports the spec idx that won and the owned row with its
+// image. A row that cannot be read now is reported without its image
+// (table_id 0): the handler then reads it through a scan, which reports
+// the error.
+func fillOwned(s *session, idx int, out *C.qc_owned) error {
+	out.idx, out.table_id, out.row.len, out.row.id = C.int(idx), 0, 0, 0
+	if idx < 0 {
+		return nil
+	}
+	t, id, epoch := s.s.OwnedAt()
+	if t == nil {
+		return nil
+	}
+	payload, err := t.Get(id, rowBuffer(&out.row))
+	if err != nil {
+		return nil
+	}
+	if err := putRow(&out.row, id, payload); err != nil {
+		return err
+	}
+	out.table_id, out.epoch = C.uint64_t(t.ID()), C.uint64_t(epoch)
+	return nil
+}
+
 //export qc_wait_end
-func qc_wait_end(h C.uint64_t, idx *C.int) (rc C.int) {
-	defer recoverToCode(&rc, nil)
+func qc_wait_end(h C.uint64_t, out *C.qc_owned, e *C.qc_err) (rc C.int) {
+	defer recoverToCode(&rc, e)
 	s, err := sessionOf(h)
 	if err != nil {
-		return C.int(codeOf(err))
+		return setErr(e, err)
+	}
+	if out == nil {
+		return qcEINVAL
 	}
 	got, specs := s.cancelWait()
 	if specs == nil {
@@ -192,20 +207,7 @@ func qc_wait_end(h C.uint64_t, idx *C.int) (rc C.int) {
 			sp.Table.CountWaitTimeout()
 		}
 	}
-	if idx != nil {
-		*idx = C.int(got)
-	}
-	return qcOK
-}
-
-//export qc_end
-func qc_end(h C.uint64_t, e *C.qc_err) (rc C.int) {
-	defer recoverToCode(&rc, e)
-	s, err := sessionOf(h)
-	if err != nil {
-		return setErr(e, err)
-	}
-	return setErr(e, s.s.Consume())
+	return setErr(e, fillOwned(s, got, out))
 }
 
 //export qc_abort
@@ -215,66 +217,10 @@ func qc_abort(h C.uint64_t) (rc C.int) {
 	if err != nil {
 		return C.int(codeOf(err))
 	}
-	if !s.s.OwnerMode() {
+	_, specs := s.cancelWait()
+	if !s.s.OwnerMode() && specs == nil {
 		return qcESTATE
 	}
 	s.s.Release(false)
-	return qcOK
-}
-
-//export qc_rowid
-func qc_rowid(h C.uint64_t, id *C.uint64_t, hasRow *C.int) (rc C.int) {
-	defer recoverToCode(&rc, nil)
-	s, err := sessionOf(h)
-	if err != nil {
-		return C.int(codeOf(err))
-	}
-	if !s.s.OwnerMode() {
-		return qcESTATE
-	}
-	t, rid := s.s.Owned()
-	if id != nil {
-		*id = C.uint64_t(rid)
-	}
-	if hasRow != nil {
-		*hasRow = 0
-		if t != nil {
-			*hasRow = 1
-		}
-	}
-	return qcOK
-}
-
-//export qc_set_srcid
-func qc_set_srcid(h C.uint64_t, slot C.int, mode C.char, rowid C.uint64_t) (rc C.int) {
-	defer recoverToCode(&rc, nil)
-	s, err := sessionOf(h)
-	if err != nil {
-		return C.int(codeOf(err))
-	}
-	if slot < 0 || int(slot) >= core.MaxRelaySlots || (mode != 'a' && mode != 'w') {
-		return qcEINVAL
-	}
-	s.mu.Lock()
-	s.relay = &core.Relay{Slot: int(slot), RowID: uint64(rowid), Reset: mode == 'w'}
-	s.mu.Unlock()
-	return qcOK
-}
-
-//export qc_owned_path
-func qc_owned_path(h C.uint64_t, buf *C.char, capacity C.size_t) (rc C.int) {
-	defer recoverToCode(&rc, nil)
-	s, err := sessionOf(h)
-	if err != nil {
-		return C.int(codeOf(err))
-	}
-	path := ""
-	if t, _ := s.s.Owned(); t != nil {
-		path = pathOfDir(t.Dir())
-	}
-	if int(capacity) < len(path)+1 {
-		return qcERANGE
-	}
-	copyCString(buf, capacity, path)
 	return qcOK
 }

@@ -10,30 +10,31 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/queue-engine/queue/core"
 )
 
-// Status codes of queue_core.h.
+// Status codes: queue_core.h defines them, once.
 const (
-	qcOK       = 0
-	qcEOF      = 1
-	qcPending  = 2
-	qcSkipped  = 3
-	qcErr      = -1
-	qcEBADF    = -2
-	qcENOENT   = -3
-	qcEEXIST   = -4
-	qcEIO      = -5
-	qcENOSPC   = -6
-	qcETOOBIG  = -7
-	qcEINVAL   = -8
-	qcECORRUPT = -9
-	qcEPANIC   = -10
-	qcECLOSED  = -11
-	qcERANGE   = -12
-	qcESTATE   = -13
+	qcOK       = C.QC_OK
+	qcEOF      = C.QC_EOF
+	qcPending  = C.QC_PENDING
+	qcSkipped  = C.QC_SKIPPED
+	qcErr      = C.QC_ERR
+	qcEBADF    = C.QC_EBADF
+	qcENOENT   = C.QC_ENOENT
+	qcEEXIST   = C.QC_EEXIST
+	qcEIO      = C.QC_EIO
+	qcENOSPC   = C.QC_ENOSPC
+	qcETOOBIG  = C.QC_ETOOBIG
+	qcEINVAL   = C.QC_EINVAL
+	qcECORRUPT = C.QC_ECORRUPT
+	qcEPANIC   = C.QC_EPANIC
+	qcECLOSED  = C.QC_ECLOSED
+	qcERANGE   = C.QC_ERANGE
+	qcESTATE   = C.QC_ESTATE
 )
 
 // codeError is an error that carries its status code (errors raised by this
@@ -102,14 +103,33 @@ func copyCString(buf *C.char, capacity C.size_t, s string) int {
 	return n
 }
 
+// goEntries counts the calls from the server's threads into Go (every
+// exported function defers recoverToCode once): SHOW ENGINE QUEUE STATUS
+// reports it as go_entries, and the benchmark divides it by messages.
+var goEntries atomic.Uint64
+
 // recoverToCode turns a panic in an exported function into QC_EPANIC with
-// the panic value and stack in e. Deferred first thing in every export.
+// the panic value and stack in e, and counts the entry into Go. Deferred
+// first thing in every export.
 func recoverToCode(rc *C.int, e *C.qc_err) {
+	goEntries.Add(1)
 	if r := recover(); r != nil {
-		*rc = qcEPANIC
-		if e != nil {
-			copyCString(&e.msg[0], C.size_t(len(e.msg)),
-				fmt.Sprintf("queue: internal error: %v\n%s", r, debug.Stack()))
-		}
+		panicToCode(r, rc, e)
+	}
+}
+
+// recoverInside is recoverToCode for code that runs inside the library
+// (goroutines, completions): it does not count an entry.
+func recoverInside(rc *C.int, e *C.qc_err) {
+	if r := recover(); r != nil {
+		panicToCode(r, rc, e)
+	}
+}
+
+func panicToCode(r any, rc *C.int, e *C.qc_err) {
+	*rc = qcEPANIC
+	if e != nil {
+		copyCString(&e.msg[0], C.size_t(len(e.msg)),
+			fmt.Sprintf("queue: internal error: %v\n%s", r, debug.Stack()))
 	}
 }

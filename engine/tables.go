@@ -2,6 +2,7 @@ package main
 
 /*
 #define QC_TYPES_ONLY
+#include <stdlib.h>
 #include "queue_core.h"
 */
 import "C"
@@ -13,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"github.com/queue-engine/queue/core"
@@ -30,6 +30,14 @@ type tableEntry struct {
 	cols    []columnMeta
 	openErr error
 	closed  atomic.Bool // dropped or shut down: handles give QC_ECLOSED
+
+	// figures is the table's qc_table_counters in C memory (allocated on
+	// the first qc_table_open), refreshed by core's observer and freed once
+	// the entry is closed and no handle uses it. fmu guards figures and
+	// handles.
+	fmu     sync.Mutex
+	figures *C.qc_table_counters
+	handles int
 }
 
 var (
@@ -159,7 +167,7 @@ func detach(key string) *tableEntry {
 	if e.openErr != nil {
 		return nil
 	}
-	e.closed.Store(true)
+	e.markClosed()
 	return e
 }
 
@@ -258,7 +266,7 @@ func renameTable(src, dst string) error {
 }
 
 //export qc_table_open
-func qc_table_open(path *C.char, table *C.uint64_t, e *C.qc_err) (rc C.int) {
+func qc_table_open(path *C.char, table *C.uint64_t, counters **C.qc_table_counters, e *C.qc_err) (rc C.int) {
 	defer recoverToCode(&rc, e)
 	testPanic("qc_table_open")
 	if path == nil || table == nil {
@@ -268,17 +276,94 @@ func qc_table_open(path *C.char, table *C.uint64_t, e *C.qc_err) (rc C.int) {
 	if err != nil {
 		return setErr(e, err)
 	}
+	f := ent.acquireFigures()
+	if f == nil {
+		return setErr(e, errCode(qcErr, "queue: out of memory"))
+	}
 	*table = C.uint64_t(tableHandles.add(ent))
+	if counters != nil {
+		*counters = f
+	}
 	return qcOK
 }
 
 //export qc_table_close
 func qc_table_close(table C.uint64_t) (rc C.int) {
 	defer recoverToCode(&rc, nil)
-	if _, ok := tableHandles.take(uint64(table)); !ok {
+	ent, ok := tableHandles.take(uint64(table))
+	if !ok {
 		return qcEBADF
 	}
+	ent.releaseFigures()
 	return qcOK
+}
+
+// acquireFigures counts a handle and returns the entry's counters,
+// allocating and registering them on first use (nil: out of memory).
+func (ent *tableEntry) acquireFigures() *C.qc_table_counters {
+	ent.fmu.Lock()
+	defer ent.fmu.Unlock()
+	if ent.figures == nil {
+		ent.figures = (*C.qc_table_counters)(C.calloc(1, C.size_t(unsafe.Sizeof(C.qc_table_counters{}))))
+		if ent.figures == nil {
+			return nil
+		}
+		ent.storeFiguresLocked()
+		ent.t.SetObserver(ent.refreshFigures)
+	}
+	ent.handles++
+	return ent.figures
+}
+
+// releaseFigures ends a handle's use of the counters; the last handle of
+// a closed entry frees them.
+func (ent *tableEntry) releaseFigures() {
+	ent.fmu.Lock()
+	defer ent.fmu.Unlock()
+	ent.handles--
+	ent.freeFiguresLocked()
+}
+
+// freeFiguresLocked frees the counters of a closed entry without handles.
+func (ent *tableEntry) freeFiguresLocked() {
+	if ent.handles > 0 || !ent.closed.Load() || ent.figures == nil {
+		return
+	}
+	ent.t.SetObserver(nil)
+	C.free(unsafe.Pointer(ent.figures))
+	ent.figures = nil
+}
+
+// refreshFigures is the core observer: it copies the table's figures to C.
+func (ent *tableEntry) refreshFigures() {
+	ent.fmu.Lock()
+	defer ent.fmu.Unlock()
+	ent.storeFiguresLocked()
+}
+
+func (ent *tableEntry) storeFiguresLocked() {
+	c := ent.figures
+	if c == nil {
+		return
+	}
+	f := ent.t.Figures()
+	atomic.StoreUint64((*uint64)(unsafe.Pointer(&c.table_id)), f.ID)
+	atomic.StoreUint64((*uint64)(unsafe.Pointer(&c.owner_epoch)), f.OwnerEpoch)
+	atomic.StoreUint64((*uint64)(unsafe.Pointer(&c.rows)), f.LiveRows)
+	atomic.StoreUint64((*uint64)(unsafe.Pointer(&c.data_bytes)), f.BytesTotal)
+	atomic.StoreUint64((*uint64)(unsafe.Pointer(&c.free_bytes)), f.BytesFree)
+	atomic.StoreUint64((*uint64)(unsafe.Pointer(&c.avg_row)), f.AvgRow)
+	atomic.StoreInt64((*int64)(unsafe.Pointer(&c.create_time)), f.CreateTime)
+	atomic.StoreInt64((*int64)(unsafe.Pointer(&c.update_time)), f.UpdateTime)
+}
+
+// markClosed marks the entry closed (handles give QC_ECLOSED); its
+// counters are freed now if no handle uses them.
+func (ent *tableEntry) markClosed() {
+	ent.closed.Store(true)
+	ent.fmu.Lock()
+	ent.freeFiguresLocked()
+	ent.fmu.Unlock()
 }
 
 //export qc_table_truncate
@@ -289,49 +374,6 @@ func qc_table_truncate(table C.uint64_t, e *C.qc_err) (rc C.int) {
 		return setErr(e, err)
 	}
 	return setErr(e, ent.t.Truncate())
-}
-
-//export qc_table_info_get
-func qc_table_info_get(table, session C.uint64_t, out *C.qc_table_info) (rc C.int) {
-	defer recoverToCode(&rc, nil)
-	ent, err := tableOf(table)
-	if err != nil {
-		return C.int(codeOf(err))
-	}
-	if out == nil {
-		return qcEINVAL
-	}
-	rows := ent.t.Count()
-	if session != 0 {
-		s, err := sessionOf(session)
-		if err != nil {
-			return C.int(codeOf(err))
-		}
-		if s.s.OwnerMode() {
-			rows = 0
-			if t, _ := s.s.Owned(); t == ent.t {
-				rows = 1
-			}
-		}
-	}
-	st := ent.t.Stats()
-	*out = C.qc_table_info{}
-	out.rows = C.uint64_t(rows)
-	out.data_bytes = C.uint64_t(st.BytesTotal)
-	out.free_bytes = C.uint64_t(st.BytesRemoved)
-	if st.RowsWritten > 0 {
-		out.avg_row = C.uint64_t(st.BytesTotal / st.RowsWritten)
-	}
-	out.create_time = C.int64_t(unixOrZero(ent.t.CreateTime()))
-	out.update_time = C.int64_t(unixOrZero(ent.t.UpdateTime()))
-	return qcOK
-}
-
-func unixOrZero(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.Unix()
 }
 
 //export qc_shutdown
@@ -347,19 +389,12 @@ func qc_shutdown() (rc C.int) {
 		if ent.openErr != nil {
 			continue
 		}
-		ent.closed.Store(true)
-		if err := ent.t.Close(); err != nil && rc == qcOK {
+		err := ent.t.Close()
+		ent.markClosed()
+		if err != nil && rc == qcOK {
 			rc = C.int(codeOf(err))
 		}
 	}
 	return rc
 }
 
-//export qc_abi_version
-func qc_abi_version() C.int { return 1 }
-
-//export qc_handle_count
-func qc_handle_count() (rc C.int) {
-	defer recoverToCode(&rc, nil)
-	return C.int(tableHandles.len() + cursors.len() + sessions.len())
-}

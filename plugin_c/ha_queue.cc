@@ -161,6 +161,7 @@ ha_queue::~ha_queue()
   end_scan();
   if (tbl)
     qc_table_close(tbl);
+  free(rowbuf.buf);
 }
 
 Queue_share *ha_queue::get_share()
@@ -197,7 +198,7 @@ int ha_queue::open(const char *name, int, uint)
   qc_err e= {{0}};
   if (!(share= get_share()))
     return HA_ERR_OUT_OF_MEM;
-  int rc= qc_table_open(name, &tbl, &e);
+  int rc= qc_table_open(name, &tbl, &counters, &e);
   if (rc != QC_OK)
     return report(rc, e);
   thr_lock_data_init(&share->lock, &lock, nullptr);
@@ -211,6 +212,7 @@ int ha_queue::close()
   if (tbl)
     qc_table_close(tbl);
   tbl= 0;
+  counters= nullptr;
   return 0;
 }
 
@@ -298,7 +300,7 @@ int ha_queue::flush_inserts()
     return 0;
   qc_err e= {{0}};
   uint64_t first_id= 0;
-  int rc= queue_durable_append(ha_thd(), tbl, session(), packbuf.data(),
+  int rc= queue_durable_append(ha_thd(), queue_conn_get(ha_thd(), false), tbl, packbuf.data(),
                                lens.data(), static_cast<int>(lens.size()),
                                &first_id, &e);
   packbuf.clear();
@@ -393,74 +395,116 @@ void ha_queue::end_scan()
   if (cursor)
     qc_scan_close(cursor);
   cursor= 0;
+  owned_scan= 0;
+}
+
+static uint64_t load(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static int64_t load(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+
+const Queue_owned *ha_queue::cached_owned(bool *owner_mode) const
+{
+  *owner_mode= false;
+  Queue_conn *conn= queue_conn_get(ha_thd(), false);
+  if (!conn || !conn->owned.owner_mode)
+    return nullptr;
+  *owner_mode= true;
+  const Queue_owned &o= conn->owned;
+  if (!counters || o.table_id != load(&counters->table_id) ||
+      o.epoch != load(&counters->owner_epoch))
+    return nullptr;
+  return &o;
 }
 
 int ha_queue::rnd_init(bool)
 {
   end_scan();
+  bool copy= is_table_copy(ha_thd());
+  bool owner_mode= false;
+  const Queue_owned *o= cached_owned(&owner_mode);
   /* A DELETE outside owner mode stops rows from being handed to consumers
      while it runs (Q4M's interlock); ended at external_lock(F_UNLCK). */
-  uint64_t sess= session();
-  if (delete_stmt && !delete_bracket && !(sess && qc_owner_mode(sess) == 1))
+  if (delete_stmt && !delete_bracket && !owner_mode)
   {
-    if (qc_delete_begin(tbl) == QC_OK)
+    if (qc_delete_bracket(tbl, 1) == QC_OK)
       delete_bracket= true;
+  }
+  if (owner_mode && !copy)
+  {
+    Queue_conn *conn= queue_conn_get(ha_thd(), false);
+    if (o)
+    {
+      /* The row queue_wait returned: no call into the library. */
+      owned_scan= 1;
+      return 0;
+    }
+    if (!conn->owned.maybe_row && conn->owned.table_id == 0)
+    {
+      owned_scan= 2;            /* owner mode without a row: nothing */
+      return 0;
+    }
+    /* The image is not cached or may be stale: the library knows. */
   }
   /* A table copy reads every row, owned ones included: the old table is
      dropped at the end, so a row a consumer owns would be lost otherwise. */
-  int rc= is_table_copy(ha_thd()) ? qc_scan_open_copy(tbl, &cursor)
-                                  : qc_scan_open(tbl, sess, &cursor);
+  int rc= qc_scan_open(tbl, session(), copy ? QC_SCAN_ALL : QC_SCAN_VISIBLE, &cursor);
   return qc_to_ha_err(rc, nullptr, rc != QC_OK);
 }
 
-int ha_queue::read_into(uchar *buf, int (*fetch)(void *, uchar *, size_t, size_t *, qc_err *), void *arg)
+/* Unpacks the row a qc_* call put into rowbuf. */
+int ha_queue::read_row(uchar *buf, int rc, const qc_err &e)
 {
-  if (rowbuf.size() < 256)
-    rowbuf.resize(256);
-  for (;;)
+  if (rc == QC_OK)
   {
-    size_t len= 0;
-    qc_err e;
-    e.msg[0]= 0;
-    int rc= fetch(arg, rowbuf.data(), rowbuf.size(), &len, &e);
-    if (rc == QC_ERANGE && len > rowbuf.size())
-    {
-      rowbuf.resize(len);
-      continue;
-    }
-    if (rc == QC_OK)
-      return unpack_row(buf, rowbuf.data(), len);
-    if (rc == QC_EOF)
-      return HA_ERR_END_OF_FILE;
-    if (rc == QC_ENOENT)
-      return HA_ERR_KEY_NOT_FOUND;
-    return qc_to_ha_err(rc, &e, true);
+    int err= unpack_row(buf, rowbuf.buf, rowbuf.len);
+    if (!err)
+      cur_id= rowbuf.id;
+    return err;
   }
+  if (rc == QC_EOF)
+    return HA_ERR_END_OF_FILE;
+  if (rc == QC_ENOENT)
+    return HA_ERR_KEY_NOT_FOUND;
+  return qc_to_ha_err(rc, &e, true);
 }
 
-struct Scan_arg { uint64_t cursor; uint64_t id; };
-
-static int fetch_next(void *a, uchar *buf, size_t cap, size_t *len, qc_err *e)
+/* Unpacks the connection's cached owned row. It is copied first: BLOB
+   fields point into rowbuf, which lives as long as the handler, while the
+   connection's buffer is reused by the next queue_wait. */
+int ha_queue::read_owned(uchar *buf)
 {
-  Scan_arg *arg= static_cast<Scan_arg*>(a);
-  return qc_scan_next(arg->cursor, buf, cap, len, &arg->id, e);
-}
-
-static int fetch_by_id(void *a, uchar *buf, size_t cap, size_t *len, qc_err *e)
-{
-  Scan_arg *arg= static_cast<Scan_arg*>(a);
-  return qc_get(arg->cursor, arg->id, buf, cap, len, e);
+  bool owner_mode;
+  const Queue_owned *o= cached_owned(&owner_mode);
+  if (!o)
+    return HA_ERR_END_OF_FILE;
+  if (rowbuf.cap < o->row.len)
+  {
+    unsigned char *p= static_cast<unsigned char*>(realloc(rowbuf.buf, o->row.len));
+    if (!p)
+      return HA_ERR_OUT_OF_MEM;
+    rowbuf.buf= p;
+    rowbuf.cap= o->row.len;
+  }
+  if (o->row.len)
+    memcpy(rowbuf.buf, o->row.buf, o->row.len);
+  rowbuf.len= o->row.len;
+  rowbuf.id= o->row.id;
+  return read_row(buf, QC_OK, qc_err());
 }
 
 int ha_queue::rnd_next(uchar *buf)
 {
+  if (owned_scan)
+  {
+    if (owned_scan == 2)
+      return HA_ERR_END_OF_FILE;
+    owned_scan= 2;
+    return read_owned(buf);
+  }
   if (!cursor)
     return HA_ERR_END_OF_FILE;
-  Scan_arg arg= { cursor, 0 };
-  int rc= read_into(buf, fetch_next, &arg);
-  if (!rc)
-    cur_id= arg.id;
-  return rc;
+  qc_err e;
+  e.msg[0]= 0;
+  return read_row(buf, qc_scan_next(cursor, &rowbuf, &e), e);
 }
 
 int ha_queue::rnd_end()
@@ -476,40 +520,64 @@ void ha_queue::position(const uchar *)
 
 int ha_queue::rnd_pos(uchar *buf, uchar *pos)
 {
-  Scan_arg arg= { tbl, my_get_ptr(pos, ref_length) };
-  int rc= read_into(buf, fetch_by_id, &arg);
-  if (!rc)
-    cur_id= arg.id;
-  return rc;
+  uint64_t id= my_get_ptr(pos, ref_length);
+  bool owner_mode;
+  const Queue_owned *o= cached_owned(&owner_mode);
+  if (o && o->row.id == id)
+    return read_owned(buf);
+  qc_err e;
+  e.msg[0]= 0;
+  return read_row(buf, qc_get(tbl, id, &rowbuf, &e), e);
 }
 
 /* ---------------- statistics, locks ---------------- */
+
+/* Rows the connection sees: in owner mode its owned row of this table (0
+   or 1), else every live row. From counters in C memory: no call into
+   the library. */
+ha_rows ha_queue::records()
+{
+  if (!counters)
+    return HA_POS_ERROR;
+  bool owner_mode;
+  const Queue_owned *o= cached_owned(&owner_mode);
+  if (!owner_mode)
+    return load(&counters->rows);
+  if (o)
+    return 1;
+  Queue_conn *conn= queue_conn_get(ha_thd(), false);
+  if (!conn->owned.maybe_row && conn->owned.table_id == 0)
+    return 0;
+  /* Stale or uncached: count what a scan would return. */
+  uint64_t c= 0;
+  if (qc_scan_open(tbl, session(), QC_SCAN_VISIBLE, &c) != QC_OK)
+    return HA_POS_ERROR;
+  ha_rows n= 0;
+  qc_err e;
+  while (qc_scan_next(c, &rowbuf, &e) == QC_OK)
+    n++;
+  qc_scan_close(c);
+  return n;
+}
 
 int ha_queue::info(uint)
 {
   /* Called by SHOW TABLE STATUS without external_lock and from other
      connections: never an error here, and no lock that can block long. */
-  qc_table_info ti;
-  memset(&ti, 0, sizeof(ti));
-  if (tbl)
-    qc_table_info_get(tbl, session(), &ti);
-  stats.records= ti.rows;
+  if (!counters)
+    return 0;
+  bool owner_mode;
+  const Queue_owned *o= cached_owned(&owner_mode);
+  /* In owner mode an estimate of the one row at most (records() is exact). */
+  stats.records= owner_mode ? (o ? 1 : 0) : load(&counters->rows);
   stats.deleted= 0;
-  stats.data_file_length= ti.data_bytes;
-  stats.delete_length= ti.free_bytes;
-  stats.mean_rec_length= static_cast<ulong>(ti.avg_row);
+  stats.data_file_length= load(&counters->data_bytes);
+  stats.delete_length= load(&counters->free_bytes);
+  stats.mean_rec_length= static_cast<ulong>(load(&counters->avg_row));
   stats.index_file_length= 0;
-  stats.create_time= static_cast<ulong>(ti.create_time);
-  stats.update_time= static_cast<ulong>(ti.update_time);
+  stats.create_time= static_cast<ulong>(load(&counters->create_time));
+  stats.update_time= static_cast<ulong>(load(&counters->update_time));
   return 0;
-}
-
-ha_rows ha_queue::records()
-{
-  qc_table_info ti;
-  if (!tbl || qc_table_info_get(tbl, session(), &ti) != QC_OK)
-    return HA_POS_ERROR;
-  return ti.rows;
 }
 
 int ha_queue::external_lock(THD *thd, int lock_type)
@@ -518,7 +586,7 @@ int ha_queue::external_lock(THD *thd, int lock_type)
   {
     end_scan();
     if (delete_bracket)
-      qc_delete_end(tbl);
+      qc_delete_bracket(tbl, 0);
     delete_bracket= false;
     delete_stmt= false;
     return 0;
@@ -576,7 +644,7 @@ static bool queue_show_status(handlerton *, THD *thd, stat_print_fn *print,
   std::vector<char> buf(4096);
   size_t len= 0;
   int rc;
-  while ((rc= qc_engine_status(buf.data(), buf.size(), &len)) == QC_ERANGE &&
+  while ((rc= qc_admin(QC_ADMIN_STATUS, nullptr, buf.data(), buf.size(), &len, nullptr)) == QC_ERANGE &&
          len + 1 > buf.size())
     buf.resize(len + 1);
   if (rc != QC_OK)
@@ -630,14 +698,11 @@ static int queue_init(void *p)
   queue_hton->kill_query= queue_kill_query;
   queue_hton->show_status= queue_show_status;
   queue_hton->drop_database= queue_drop_database;
-  if (qc_abi_version() != QC_ABI_VERSION)
+  if (qc_init(QC_ABI_VERSION, queue_notify) != QC_OK)
   {
-    sql_print_error("QUEUE: libqueue_core.so has ABI %d, expected %d",
-                    qc_abi_version(), QC_ABI_VERSION);
+    sql_print_error("QUEUE: libqueue_core.so does not have ABI %d", QC_ABI_VERSION);
     return 1;
   }
-  if (qc_init(queue_notify) != QC_OK)
-    return 1;
   __atomic_store_n(&engine_ready, 1, __ATOMIC_RELEASE);
   return 0;
 }

@@ -20,15 +20,21 @@ public:
   ~Queue_share() override { thr_lock_delete(&lock); }
 };
 
+struct Queue_owned;
+
 class ha_queue final : public handler
 {
   THR_LOCK_DATA lock;
   Queue_share *share= nullptr;
   uint64_t tbl= 0;            /* qc table handle, 0 when closed */
+  const qc_table_counters *counters= nullptr; /* the table's, while tbl is open */
   uint64_t cursor= 0;         /* qc scan handle, 0 outside a scan */
   uint64_t cur_id= 0;         /* row id of the row last read */
+  /* An owner-mode scan served from the connection's cached row: 1 before
+     the row is returned, 2 after; 0 for a library scan. */
+  int owned_scan= 0;
 
-  std::vector<uchar> rowbuf;  /* last row read; BLOB fields point into it */
+  qc_row rowbuf= {nullptr, 0, 0, 0}; /* last row read; BLOB fields point into it */
   std::vector<uchar> packbuf; /* payloads being written: one row, or a bulk */
   std::vector<uint32_t> lens; /* payload sizes in packbuf */
   bool bulk_insert= false;    /* between start_ and end_bulk_insert */
@@ -46,8 +52,12 @@ class ha_queue final : public handler
   int unpack_row(uchar *record, const uchar *payload, size_t len);
   int flush_inserts();
   int flush_deletes();
-  int read_into(uchar *buf, int (*fetch)(void *, uchar *, size_t, size_t *, qc_err *), void *arg);
+  int read_row(uchar *buf, int rc, const qc_err &e);
+  int read_owned(uchar *buf);
   void end_scan();
+  /* The connection's owned row if it is in this table and its cached image
+     is valid; *owner_mode tells whether the connection is in owner mode. */
+  const Queue_owned *cached_owned(bool *owner_mode) const;
 
 public:
   ha_queue(handlerton *hton, TABLE_SHARE *ts) : handler(hton, ts) {}

@@ -26,6 +26,14 @@ Queue_conn *queue_conn_get(THD *thd, bool create)
   }
   conn->session= session;
   conn->notified= false;
+  conn->owned.owner_mode= false;
+  conn->owned.table_id= 0;
+  conn->owned.epoch= 0;
+  conn->owned.maybe_row= false;
+  memset(&conn->owned.row, 0, sizeof(conn->owned.row));
+  conn->relay.slot= 0;
+  conn->relay.mode= 0;
+  conn->relay.rowid= 0;
   mysql_mutex_init(0, &conn->mutex, MY_MUTEX_INIT_FAST);
   mysql_cond_init(0, &conn->cond, nullptr);
   /* Also locks the engine plugin until close_connection (guide §2.2). */
@@ -46,6 +54,7 @@ void queue_conn_free(THD *thd)
      an uninstalled engine while the server still uses it. */
   mysql_cond_destroy(&conn->cond);
   mysql_mutex_destroy(&conn->mutex);
+  free(conn->owned.row.buf);
   delete conn;
 }
 
@@ -70,35 +79,6 @@ extern "C" void queue_notify(uint64_t token)
   mysql_mutex_unlock(&conn->mutex);
 }
 
-/*
-  Completion of one durable operation, on the waiting thread's stack. The
-  library writes rc (and the caller's other out-parameters) before calling
-  queue_done_signal. mutex guards done. Plain pthread objects: the
-  signalling side runs on a Go thread and touches nothing after unlocking
-  (the waiter may return and destroy the struct right then, which POSIX
-  allows once it has seen done under the mutex).
-*/
-namespace {
-struct Queue_done
-{
-  pthread_mutex_t mutex;
-  pthread_cond_t cond;
-  bool done;
-  int rc;
-
-  Queue_done() : done(false), rc(QC_ERR)
-  {
-    pthread_mutex_init(&mutex, nullptr);
-    pthread_cond_init(&cond, nullptr);
-  }
-  ~Queue_done()
-  {
-    pthread_cond_destroy(&cond);
-    pthread_mutex_destroy(&mutex);
-  }
-};
-}
-
 /* The qc_done_fn: runs on the table's committer (a Go thread, no THD). */
 extern "C" void queue_done_signal(void *arg)
 {
@@ -109,55 +89,125 @@ extern "C" void queue_done_signal(void *arg)
   pthread_mutex_unlock(&d->mutex);
 }
 
-/*
-  Ends an *_async call: for QC_PENDING waits (not interruptible, see
-  queue_conn.h) for the committer's signal and returns the status it wrote;
-  any other rc is already final.
-*/
-static int await_durable(THD *thd, int rc, Queue_done *d)
+Queue_done::Queue_done(int kind) : done(false)
 {
-  if (rc != QC_PENDING)
-    return rc;
-  pthread_mutex_lock(&d->mutex);
-  if (!d->done)
+  memset(&req, 0, sizeof(req));
+  req.kind= kind;
+  req.done= queue_done_signal;
+  req.arg= this;
+  pthread_mutex_init(&mutex, nullptr);
+  pthread_cond_init(&cond, nullptr);
+}
+
+Queue_done::~Queue_done()
+{
+  pthread_cond_destroy(&cond);
+  pthread_mutex_destroy(&mutex);
+}
+
+int Queue_done::wait(THD *thd)
+{
+  pthread_mutex_lock(&mutex);
+  if (!done)
   {
     /* Lets a thread pool run other connections meanwhile. */
     if (thd)
       thd_wait_begin(thd, THD_WAIT_DISKIO);
-    while (!d->done)
-      pthread_cond_wait(&d->cond, &d->mutex);
-    pthread_mutex_unlock(&d->mutex);
+    while (!done)
+      pthread_cond_wait(&cond, &mutex);
+    pthread_mutex_unlock(&mutex);
     if (thd)
       thd_wait_end(thd);
   }
   else
-    pthread_mutex_unlock(&d->mutex);
-  return d->rc;
+    pthread_mutex_unlock(&mutex);
+  return req.rc;
 }
 
-int queue_durable_append(THD *thd, uint64_t table, uint64_t session,
+int Queue_done::run(THD *thd)
+{
+  int rc= qc_submit(&req);
+  if (rc != QC_PENDING)
+    return rc;
+  return wait(thd);
+}
+
+static void copy_err(qc_err *e, const Queue_done &d)
+{
+  if (e)
+    memcpy(e, &d.req.err, sizeof(*e));
+}
+
+int queue_durable_append(THD *thd, Queue_conn *conn, uint64_t table,
                          const unsigned char *buf, const uint32_t *lens,
                          int nrows, uint64_t *first_id, qc_err *e)
 {
-  Queue_done d;
-  int rc= qc_append_async(table, session, buf, lens, nrows, queue_done_signal,
-                          &d, &d.rc, first_id, e);
-  return await_durable(thd, rc, &d);
+  Queue_done d(QC_REQ_APPEND);
+  d.req.table= table;
+  d.req.buf= buf;
+  d.req.lens= lens;
+  d.req.n= nrows;
+  if (conn && conn->relay.mode)
+  {
+    /* The armed mark applies to this statement, and only to it. */
+    d.req.relay_slot= conn->relay.slot;
+    d.req.relay_mode= conn->relay.mode;
+    d.req.relay_rowid= conn->relay.rowid;
+    conn->relay.mode= 0;
+  }
+  int rc= d.run(thd);
+  if (first_id)
+    *first_id= d.req.value;
+  copy_err(e, d);
+  return rc;
 }
 
 int queue_durable_remove(THD *thd, uint64_t table, const uint64_t *ids, int n,
                          uint64_t *removed, qc_err *e)
 {
-  Queue_done d;
-  int rc= qc_remove_async(table, ids, n, queue_done_signal, &d, &d.rc, removed, e);
-  return await_durable(thd, rc, &d);
+  Queue_done d(QC_REQ_REMOVE);
+  d.req.table= table;
+  d.req.ids= ids;
+  d.req.n= n;
+  int rc= d.run(thd);
+  if (removed)
+    *removed= d.req.value;
+  copy_err(e, d);
+  return rc;
 }
 
-int queue_durable_end(THD *thd, uint64_t session, qc_err *e)
+int queue_durable_end(THD *thd, Queue_conn *conn, qc_err *e)
 {
-  Queue_done d;
-  int rc= qc_end_async(session, queue_done_signal, &d, &d.rc, e);
-  return await_durable(thd, rc, &d);
+  Queue_done d(QC_REQ_END);
+  d.req.session= conn->session;
+  int rc= d.run(thd);
+  queue_conn_leave(conn);
+  copy_err(e, d);
+  return rc;
+}
+
+void queue_conn_own(Queue_conn *conn, const qc_owned &got,
+                    const std::string &db, const std::string &table)
+{
+  Queue_owned &o= conn->owned;
+  o.owner_mode= true;
+  o.table_id= got.idx >= 0 ? got.table_id : 0;
+  o.epoch= got.epoch;
+  /* A row the library could not return the image of is still owned. */
+  o.maybe_row= got.idx >= 0 && got.table_id == 0;
+  o.db= got.idx >= 0 ? db : std::string();
+  o.table= got.idx >= 0 ? table : std::string();
+  o.row= got.row;
+}
+
+void queue_conn_leave(Queue_conn *conn)
+{
+  Queue_owned &o= conn->owned;
+  o.owner_mode= false;
+  o.table_id= 0;
+  o.maybe_row= false;
+  o.db.clear();
+  o.table.clear();
 }
 
 size_t queue_table_path(char *buf, size_t len, const char *db, const char *name)

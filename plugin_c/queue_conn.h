@@ -7,7 +7,15 @@
   freed in the handlerton's close_connection, which first frees the Go
   session (qc_session_free returns an owned row to the queue).
 
-  Waiting (queue_wait): the SQL function calls qc_wait_begin with
+  Owner mode lives here too: queue_wait's one call into the library
+  (qc_wait, or qc_wait_end after a wait) returns the owned row's image,
+  which is kept in the connection, so the owner-mode SELECT that follows
+  reads it without entering Go. The image is valid while the owned row's
+  table reports the same owner_epoch as at the take (the library changes
+  it when anyone but the owner ends an ownership); otherwise the handler
+  asks the library.
+
+  Waiting (queue_wait): the SQL function calls qc_wait with
   token = (uint64_t)(uintptr_t) conn. When it returns QC_PENDING the
   function waits on conn->cond under conn->mutex (thd_enter_cond, so KILL and
   shutdown wake it) until conn->notified is set, the deadline passes or the
@@ -17,24 +25,42 @@
   (lock order: Go's locks, then conn->mutex).
 
   Durable operations (INSERT, DELETE, queue_end and queue_wait's consume
-  step) wait for the group commit in C too, and do not enter Go at all:
-  queue_durable_* call the library's *_async function (plain C that queues
-  the request for the library's intake goroutine) with a completion struct
-  on the caller's stack
-  and sleep on its condition variable until the committer has written the
-  result into it and called queue_done_signal after the fdatasync. The
-  sleep ignores KILL: an acknowledgement must not be lost
-  (durability first; the wait is one fsync long) and the stack struct must
-  outlive the signal. It cannot hang: the library completes every queued
-  request, on failure and on close too.
+  step) wait for the group commit in C and do not enter Go: qc_submit is
+  plain C that queues the request for the library; the thread sleeps on a
+  Queue_done until the committer has written the result and called
+  queue_done_signal after the fdatasync. The sleep ignores KILL: an
+  acknowledgement must not be lost (durability first; the wait is one
+  fsync long) and the request must outlive the signal. It cannot hang: the
+  library completes every queued request, on failure and on close too.
 */
 #ifndef QUEUE_CONN_H
 #define QUEUE_CONN_H
 
+#include <string>
 #include "queue_core.h"
 
 class THD;
 struct handlerton;
+
+/* The owned row of a connection in owner mode. Only the connection's own
+   thread reads or writes it. */
+struct Queue_owned
+{
+  bool owner_mode;       /* between queue_wait and queue_end/abort/failure */
+  uint64_t table_id;     /* the owned row's table, 0: no row, or not cached */
+  uint64_t epoch;        /* that table's owner_epoch at the take */
+  bool maybe_row;        /* table_id 0 but a row may be owned: ask the library */
+  std::string db, table; /* names of the table queue_wait took the row from */
+  qc_row row;            /* image and id (buf from malloc) */
+};
+
+/* A relay mark armed by queue_set_srcid for the connection's next INSERT. */
+struct Queue_relay
+{
+  int slot;
+  char mode;             /* 0 (none), 'a' or 'w' */
+  uint64_t rowid;
+};
 
 struct Queue_conn
 {
@@ -42,6 +68,8 @@ struct Queue_conn
   mysql_mutex_t mutex;   /* guards notified */
   mysql_cond_t cond;     /* signalled by queue_notify and by kill_query */
   bool notified;
+  Queue_owned owned;
+  Queue_relay relay;
 };
 
 extern handlerton *queue_hton;
@@ -65,15 +93,45 @@ size_t queue_table_path(char *buf, size_t len, const char *db, const char *name)
    address is token. Runs on a Go thread (no THD); only locks conn->mutex. */
 extern "C" void queue_notify(uint64_t token);
 
-/* qc_append, qc_remove and qc_end with the wait for the fsync done in C
-   (same results). thd may be NULL (no thread-pool notification). Must not
-   be called with any Queue_conn mutex held. */
-int queue_durable_append(THD *thd, uint64_t table, uint64_t session,
+/*
+  Completion of one durable request, on the waiting thread's stack. The
+  library writes the request's results before calling queue_done_signal.
+  mutex guards done. Plain pthread objects: the signalling side runs on a
+  Go thread and touches nothing after unlocking (the waiter may return and
+  destroy the struct right then, which POSIX allows once it has seen done
+  under the mutex).
+*/
+struct Queue_done
+{
+  qc_request req;
+  pthread_mutex_t mutex;
+  pthread_cond_t cond;
+  bool done;
+
+  Queue_done(int kind);
+  ~Queue_done();
+  /* Submits req and waits for its completion (not interruptible); returns
+     its status. thd may be NULL (no thread-pool notification). */
+  int run(THD *thd);
+  /* Waits for a request the library accepted (QC_PENDING). */
+  int wait(THD *thd);
+};
+
+/* Durable append / removal / queue_end (same results as the requests).
+   Must not be called with any Queue_conn mutex held. */
+int queue_durable_append(THD *thd, Queue_conn *conn, uint64_t table,
                          const unsigned char *buf, const uint32_t *lens,
                          int nrows, uint64_t *first_id, qc_err *e);
 int queue_durable_remove(THD *thd, uint64_t table, const uint64_t *ids, int n,
                          uint64_t *removed, qc_err *e);
-int queue_durable_end(THD *thd, uint64_t session, qc_err *e);
+int queue_durable_end(THD *thd, Queue_conn *conn, qc_err *e);
+
+/* Stores what qc_wait/qc_wait_end returned as the connection's owned row. */
+void queue_conn_own(Queue_conn *conn, const qc_owned &got,
+                    const std::string &db, const std::string &table);
+/* Leaves owner mode in the connection's state (the library's is left by
+   the call that ended it). */
+void queue_conn_leave(Queue_conn *conn);
 
 /* Frees thd's Queue_conn (handlerton close_connection; the server resets
    the ha_data pointer afterwards). */

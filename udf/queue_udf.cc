@@ -219,7 +219,7 @@ static bool statement_reads_tables(THD *thd)
 static bool is_queue_table(const std::string &path)
 {
   size_t len= 0;
-  return qc_stats_text(path.c_str(), nullptr, 0, &len) != QC_ENOENT;
+  return qc_admin(QC_ADMIN_STATS, path.c_str(), nullptr, 0, &len, nullptr) != QC_ENOENT;
 }
 
 /* The warning for QC_ENOENT from qc_wait_begin: names the first spec whose
@@ -320,14 +320,22 @@ static long long wait_failed(THD *thd, Queue_conn *conn, char *is_null)
 {
   qc_err e;
   e.msg[0]= 0;
-  if (conn && qc_owner_mode(conn->session) == 1)
+  if (conn && conn->owned.owner_mode)
   {
-    int rc= queue_durable_end(thd, conn->session, &e);
+    int rc= queue_durable_end(thd, conn, &e);
     if (rc != QC_OK)
       warn(thd, "queue_wait: consuming the owned row failed: %s", qc_text(rc, e));
   }
   *is_null= 1;
   return 0;
+}
+
+/* Gives back what a queue_wait took or registered for, in the library and
+   in the connection's state. */
+static void abort_wait(Queue_conn *conn)
+{
+  qc_abort(conn->session);
+  queue_conn_leave(conn);
 }
 
 long long queue_wait(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
@@ -388,27 +396,44 @@ long long queue_wait(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
     conds[i]= specs[i].cond.c_str();
   }
 
+  /* Reset before registering: queue_notify may run as soon as the wait
+     is registered inside qc_wait. */
+  mysql_mutex_lock(&conn->mutex);
+  conn->notified= false;
+  mysql_mutex_unlock(&conn->mutex);
+
+  /* One call: the owned row's removal is queued (we wait for its fsync
+     below, in C) and the next row is taken, its image returned. */
   qc_err e;
   e.msg[0]= 0;
-  int idx= -1;
-  /* Consume the owned row first, waiting for its fsync here rather than
-     inside qc_wait_begin (which then finds nothing owned); a failure is
-     reported like one of qc_wait_begin's. */
-  int rc= queue_durable_end(thd, conn->session, &e);
-  if (rc == QC_OK)
+  Queue_done consume(QC_REQ_END);
+  consume.req.session= conn->session;
+  int consuming= 0;
+  qc_owned got;
+  memset(&got, 0, sizeof(got));
+  got.row= conn->owned.row;
+  uint64_t token= (uint64_t) (uintptr_t) conn;
+  int rc= qc_wait(conn->session, paths.data(), conds.data(), (int) nspecs,
+                  token, &consume.req, &consuming, &got, &e);
+  conn->owned.row= got.row;     /* the buffer, possibly grown */
+  queue_conn_leave(conn);       /* the previous row is no longer ours */
+  int crc= consuming ? consume.wait(thd) : QC_OK;
+  if (crc != QC_OK && crc != QC_ECLOSED && crc != QC_ENOENT)
   {
-    /* Reset before registering: queue_notify may run as soon as the wait
-       is registered inside qc_wait_begin. */
-    mysql_mutex_lock(&conn->mutex);
-    conn->notified= false;
-    mysql_mutex_unlock(&conn->mutex);
-
-    uint64_t token= (uint64_t) (uintptr_t) conn;
-    rc= qc_wait_begin(conn->session, paths.data(), conds.data(), (int) nspecs,
-                      token, &idx, &e);
+    /* The previous row was not removed (it is in the queue again): that is
+       this statement's failure, and nothing new may stay owned. */
+    if (rc == QC_OK || rc == QC_PENDING)
+      qc_abort(conn->session);
+    warn(thd, "queue_wait: consuming the owned row failed: %s",
+         qc_text(crc, consume.req.err));
+    *is_null= 1;
+    return 0;
   }
   if (rc == QC_OK)
-    return idx + 1;
+  {
+    queue_conn_own(conn, got, specs[got.idx].db, specs[got.idx].table);
+    return got.idx + 1;
+  }
   if (rc != QC_PENDING)
   {
     if (rc == QC_ENOENT)
@@ -417,18 +442,20 @@ long long queue_wait(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
       warn(thd, "queue_wait: bad condition: %s", qc_text(rc, e));
     else
       warn(thd, "queue_wait: %s", qc_text(rc, e));
-    return wait_failed(thd, conn, is_null);
+    *is_null= 1;
+    return 0;
   }
 
   bool killed= timeout > 0 ? wait_for_notify(thd, conn, timeout)
                            : thd_kill_level(thd) != THD_IS_NOT_KILLED;
-  idx= -1;
-  rc= qc_wait_end(conn->session, &idx);
+  got.row= conn->owned.row;
+  rc= qc_wait_end(conn->session, &got, &e);
+  conn->owned.row= got.row;
   if (killed)
   {
     /* A row assigned in the race with KILL goes back to the queue at its
        position; the connection leaves owner mode either way. */
-    qc_abort(conn->session);
+    abort_wait(conn);
     my_error(ER_QUERY_INTERRUPTED, MYF(0));
     *error= 1;
     return 0;
@@ -436,9 +463,13 @@ long long queue_wait(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
   if (rc != QC_OK)
   {
     warn(thd, "queue_wait: %s", qc_text(rc, e));
-    return wait_failed(thd, conn, is_null);
+    abort_wait(conn);
+    *is_null= 1;
+    return 0;
   }
-  return idx >= 0 ? idx + 1 : 0;
+  const Queue_spec &won= specs[got.idx >= 0 ? got.idx : 0];
+  queue_conn_own(conn, got, won.db, won.table);
+  return got.idx >= 0 ? got.idx + 1 : 0;
 }
 
 /* ---------------- queue_end ---------------- */
@@ -461,13 +492,10 @@ void queue_end_deinit(UDF_INIT *) {}
    True (error raised) when denied. */
 static bool deny_owned_table(THD *thd, Queue_conn *conn)
 {
-  char path[FN_REFLEN * 2];
-  if (qc_owned_path(conn->session, path, sizeof(path)) != QC_OK || !path[0])
+  const Queue_owned &o= conn->owned;
+  if (!o.owner_mode || o.table.empty())
     return false;
-  std::string db, table;
-  if (!names_of_path(path, &db, &table))
-    return false;
-  return deny_access(thd, SELECT_ACL | DELETE_ACL, db, table);
+  return deny_access(thd, SELECT_ACL | DELETE_ACL, o.db, o.table);
 }
 
 long long queue_end(UDF_INIT *, UDF_ARGS *, char *, char *error)
@@ -483,14 +511,14 @@ long long queue_end(UDF_INIT *, UDF_ARGS *, char *, char *error)
   }
   qc_err e;
   e.msg[0]= 0;
-  int rc= queue_durable_end(thd, conn->session, &e);
+  int rc= queue_durable_end(thd, conn, &e);
   /* The owned row's table was dropped or truncated meanwhile: there is
      nothing left to consume, and owner mode is left all the same. */
   if (rc == QC_ECLOSED || rc == QC_ENOENT)
     rc= QC_OK;
   if (rc != QC_OK)
   {
-    /* Not acknowledged: the row may still be there after a restart. */
+    /* Not acknowledged: the row is in the queue again. */
     my_printf_error(ER_UNKNOWN_ERROR, "queue_end(): %s", MYF(0), qc_text(rc, e));
     *error= 1;
     return 0;
@@ -503,7 +531,7 @@ long long queue_end(UDF_INIT *, UDF_ARGS *, char *, char *error)
 static bool in_owner_mode(THD *thd)
 {
   Queue_conn *conn= queue_conn_get(thd, false);
-  return conn && qc_owner_mode(conn->session) == 1;
+  return conn && conn->owned.owner_mode;
 }
 
 my_bool queue_abort_init(UDF_INIT *initid, UDF_ARGS *, char *msg)
@@ -529,7 +557,9 @@ long long queue_abort(UDF_INIT *, UDF_ARGS *, char *, char *error)
 {
   THD *thd= current_thd;
   Queue_conn *conn= queue_conn_get(thd, false);
-  int rc= conn ? qc_abort(conn->session) : QC_ESTATE;
+  int rc= conn && conn->owned.owner_mode ? qc_abort(conn->session) : QC_ESTATE;
+  if (conn && rc == QC_OK)
+    queue_conn_leave(conn);
   if (rc != QC_OK)
   {
     /* e.g. queue_abort() twice in one statement */
@@ -569,21 +599,19 @@ void queue_rowid_deinit(UDF_INIT *) {}
 long long queue_rowid(UDF_INIT *, UDF_ARGS *, char *is_null, char *error)
 {
   Queue_conn *conn= queue_conn_get(current_thd, false);
-  uint64_t id= 0;
-  int has_row= 0;
-  int rc= conn ? qc_rowid(conn->session, &id, &has_row) : QC_ESTATE;
-  if (rc != QC_OK)
+  if (!conn || !conn->owned.owner_mode)
   {
     my_printf_error(ER_UNKNOWN_ERROR, "queue_rowid(): not in owner mode", MYF(0));
     *error= 1;
     return 0;
   }
-  if (!has_row)
+  const Queue_owned &o= conn->owned;
+  if (o.table_id == 0 && !o.maybe_row)
   {
     *is_null= 1;
     return 0;
   }
-  return (long long) id;
+  return (long long) o.row.id;
 }
 
 /* ---------------- queue_set_srcid ---------------- */
@@ -645,14 +673,10 @@ long long queue_set_srcid(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error
     *error= 1;
     return 0;
   }
-  int rc= qc_set_srcid(conn->session, (int) slot, args->args[1][0], (uint64_t) rowid);
-  if (rc != QC_OK)
-  {
-    warn(thd, "queue_set_srcid: rejected by the queue (status %s)", rc == QC_EINVAL ?
-         "invalid argument" : "internal error");
-    *is_null= 1;
-    return 0;
-  }
+  /* Applies to the connection's next INSERT (into any queue table). */
+  conn->relay.slot= (int) slot;
+  conn->relay.mode= args->args[1][0];
+  conn->relay.rowid= (uint64_t) rowid;
   return 1;
 }
 
@@ -701,7 +725,7 @@ long long queue_compact(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
   }
   qc_err e;
   e.msg[0]= 0;
-  int rc= qc_compact(s.path.c_str(), &e);
+  int rc= qc_admin(QC_ADMIN_COMPACT, s.path.c_str(), nullptr, 0, nullptr, &e);
   if (rc != QC_OK)
   {
     warn(thd, "queue_compact: %s: %s", s.table.c_str(),
@@ -755,7 +779,7 @@ char *queue_stats(UDF_INIT *initid, UDF_ARGS *args, char *result,
       return nullptr;
     }
     initid->ptr= buf;
-    int rc= qc_stats_text(s.path.c_str(), buf, cap, &len);
+    int rc= qc_admin(QC_ADMIN_STATS, s.path.c_str(), buf, cap, &len, nullptr);
     if (rc == QC_OK)
     {
       *length= (unsigned long) len;
