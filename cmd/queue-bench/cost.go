@@ -226,14 +226,14 @@ func serverProcess(ctx context.Context, db *sql.DB) (dir, from string, err error
 			p = filepath.Join(dataDir.String, p)
 		}
 		if dir, err := procDirFromPidFile(p, port); err == nil {
-			return dir, p + " (@@pid_file)", nil
+			return dir, "@@pid_file " + p, nil
 		} else {
 			tried = append(tried, err.Error())
 		}
 	}
 	p := filepath.Join("var", "sandbox", "mysqld.pid")
 	if dir, err := procDirFromPidFile(p, port); err == nil {
-		return dir, p, nil
+		return dir, "the sandbox's " + p, nil
 	} else {
 		tried = append(tried, err.Error())
 	}

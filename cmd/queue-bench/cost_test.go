@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -113,4 +114,17 @@ func TestCmdlinePort(t *testing.T) {
 
 func TestClockTicks(t *testing.T) {
 	require.Greater(t, clockTicks(), 0.0)
+}
+
+func TestPidFileMustNameAMariaDBServer(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "mysqld.pid")
+	require.NoError(t, os.WriteFile(f, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644))
+	_, err := procDirFromPidFile(f, 3307)
+	require.ErrorContains(t, err, "not mariadbd", "this test's own process is no server")
+	require.NoError(t, os.WriteFile(f, []byte("garbage\n"), 0o644))
+	_, err = procDirFromPidFile(f, 3307)
+	require.ErrorContains(t, err, "no pid")
+	_, err = procDirFromPidFile(filepath.Join(dir, "missing.pid"), 3307)
+	require.Error(t, err)
 }

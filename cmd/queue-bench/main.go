@@ -371,7 +371,7 @@ func openSystems(ctx context.Context, o options, names []string) ([]System, []sy
 	note := ""
 	switch {
 	case srv != nil && srv.procDir != "":
-		note = fmt.Sprintf("mariadbd at %s is process %s (pid from %s), clock ticks %g/s",
+		note = fmt.Sprintf("mariadbd at %s is process %s (from %s), %g clock ticks/s",
 			srv.addr, strings.TrimPrefix(srv.procDir, "/proc/"), srv.procFrom, clockTicks())
 	case srv != nil:
 		note = fmt.Sprintf("CPU and context switches of mariadbd at %s not measured: %s", srv.addr, srv.procWhy)
