@@ -168,8 +168,9 @@ my_stop() {
 # ---- run: start, benchmark, stop what was started -------------------------------
 
 # The sandbox's port; another port runs this tree's own sandbox when 3307 is
-# taken by a server from elsewhere (e.g. BENCH_SANDBOX_PORT=3309 make bench).
-SANDBOX_PORT=${BENCH_SANDBOX_PORT:-3307}
+# taken by a server from elsewhere (e.g. BENCH_SANDBOX_PORT=3309 make bench,
+# or QUEUE_SANDBOX_PORT=3309, the sandbox's own setting).
+SANDBOX_PORT=${BENCH_SANDBOX_PORT:-${QUEUE_SANDBOX_PORT:-3307}}
 export QUEUE_SANDBOX_PORT=$SANDBOX_PORT
 STARTED=()
 

@@ -248,13 +248,17 @@ func execute(ctx context.Context, o options, p plan) int {
 	fmt.Fprintf(os.Stderr, "queue-bench: %d cores, fdatasync p50 %.3f ms p99 %.3f ms, load %s\n",
 		m.Cores, ms(m.FsyncP50), ms(m.FsyncP99), m.LoadStart)
 
-	systems, infos := openSystems(ctx, o, p.systems)
+	systems, infos, costNote := openSystems(ctx, o, p.systems)
 	defer func() {
 		for _, s := range systems {
 			s.Close()
 		}
 	}()
 	rp.Systems = infos
+	rp.CostNote = costNote
+	if costNote != "" {
+		fmt.Fprintf(os.Stderr, "queue-bench: costs: %s\n", costNote)
+	}
 	for _, in := range infos {
 		if in.Why != "" {
 			fmt.Fprintf(os.Stderr, "queue-bench: %s not available: %s\n", in.Name, in.Why)
@@ -355,12 +359,22 @@ func summary(r Result) string {
 
 // openSystems connects to every requested system; one that cannot be used
 // is reported as not available, with the reason, and does not stop the run.
-func openSystems(ctx context.Context, o options, names []string) ([]System, []systemInfo) {
+// The note says where the MariaDB server's process was found (for its CPU
+// time and context switches), or why it was not.
+func openSystems(ctx context.Context, o options, names []string) ([]System, []systemInfo, string) {
 	var srv *mysqlServer
 	var srvErr error
 	needsMySQL := slices.ContainsFunc(names, func(n string) bool { return n != "postgres" && n != "redis" })
 	if needsMySQL {
 		srv, srvErr = openMySQL(ctx, o.mysqlDSN)
+	}
+	note := ""
+	switch {
+	case srv != nil && srv.procDir != "":
+		note = fmt.Sprintf("mariadbd at %s is process %s (from %s), %g clock ticks/s",
+			srv.addr, strings.TrimPrefix(srv.procDir, "/proc/"), srv.procFrom, clockTicks())
+	case srv != nil:
+		note = fmt.Sprintf("CPU and context switches of mariadbd at %s not measured: %s", srv.addr, srv.procWhy)
 	}
 	var systems []System
 	var infos []systemInfo
@@ -396,7 +410,7 @@ func openSystems(ctx context.Context, o options, names []string) ([]System, []sy
 		systems = append(systems, s)
 		infos = append(infos, systemInfo{Name: n, Settings: s.Settings()})
 	}
-	return systems, infos
+	return systems, infos, note
 }
 
 // writeResults prints the Markdown report on stdout and writes it, the CSV

@@ -19,6 +19,10 @@ type mysqlServer struct {
 	addr  string  // host:port, for the report
 	dsn   string  // with interpolateParams, so a statement is one round trip
 	admin *sql.DB // for DDL, checks and pre-filling; not used by workers
+
+	// The server's process on this machine, for its CPU time and context
+	// switches: /proc/<pid> and where the pid came from, or why unknown.
+	procDir, procFrom, procWhy string
 }
 
 func openMySQL(ctx context.Context, dsn string) (*mysqlServer, error) {
@@ -43,6 +47,11 @@ func openMySQL(ctx context.Context, dsn string) (*mysqlServer, error) {
 	if err := s.admin.PingContext(pctx); err != nil {
 		s.admin.Close()
 		return nil, fmt.Errorf("MariaDB at %s: %w", cfg.Addr, err)
+	}
+	if dir, from, err := serverProcess(pctx, s.admin); err != nil {
+		s.procWhy = err.Error()
+	} else {
+		s.procDir, s.procFrom = dir, from
 	}
 	return s, nil
 }

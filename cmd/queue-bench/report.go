@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -31,6 +32,7 @@ type report struct {
 	Machine  machine
 	Baseline string
 	Systems  []systemInfo
+	CostNote string   // where mariadbd's process was found, or why not
 	Results  []Result // every repetition of every step
 }
 
@@ -48,6 +50,7 @@ type cell struct {
 	Failed                 bool
 	Check                  string
 	Reps                   int
+	Cost                   *costs // medians over the repetitions that have costs
 }
 
 func (rp *report) cells() map[cellKey]*cell {
@@ -60,7 +63,11 @@ func (rp *report) cells() map[cellKey]*cell {
 	for k, rs := range groups {
 		c := &cell{Reps: len(rs)}
 		var rates, enq, deq []float64
+		var cs []costs
 		for _, r := range rs {
+			if r.Cost != nil {
+				cs = append(cs, *r.Cost)
+			}
 			rates, enq, deq = append(rates, r.Rate), append(enq, r.EnqRate), append(deq, r.DeqRate)
 			c.Drained = c.Drained || r.Drained
 			c.Latency = append(c.Latency, r.Latency...)
@@ -72,6 +79,7 @@ func (rp *report) cells() map[cellKey]*cell {
 			}
 		}
 		c.Rate, c.EnqRate, c.DeqRate = median(rates), median(enq), median(deq)
+		c.Cost = medianCosts(cs)
 		sortDurations(c.Latency)
 		out[k] = c
 	}
@@ -168,6 +176,11 @@ func (rp *report) writeMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "- latency: %d messages sent one at a time to %d idle consumers, %v apart (plus a random 0–%v for polling systems, which sleep 0.5–1.5× %v after an empty poll)\n",
 		rp.Latency.Samples, rp.Latency.Consumers, rp.Latency.Gap, rp.Latency.Jitter, rp.Poll)
 	fmt.Fprintf(w, "- every step checks that each message was delivered exactly once (produced = consumed + remaining)\n")
+	fmt.Fprintf(w, "- per-message costs on the MariaDB server (docs/BENCHMARKS.md): counters sampled at the start and end of each measured window, divided by its messages (enqueued for enqueue, delivered otherwise)")
+	if rp.CostNote != "" {
+		fmt.Fprintf(w, "; %s", rp.CostNote)
+	}
+	fmt.Fprintf(w, "\n")
 	fmt.Fprintf(w, "- ratios are to **%s** at the same connection count and message size: for rates, above 1× means faster than %s; for latency, above 1× means slower\n\n", rp.Baseline, rp.Baseline)
 	fmt.Fprintf(w, "## Systems\n\n")
 	for _, s := range rp.Systems {
@@ -226,6 +239,7 @@ func (rp *report) writeMarkdown(w io.Writer) {
 				fmt.Fprintf(w, "| %s |%s %s |\n", sys, row, deliveryWord(sys, cells, sc, size, failed))
 			}
 			fmt.Fprintln(w)
+			costTable(w, cells, systems, sc, cs, size)
 		}
 	}
 	rp.targets(w, cells)
@@ -258,7 +272,8 @@ func deliveryWord(sys string, cells map[cellKey]*cell, sc string, size int, fail
 }
 
 func (rp *report) latencyTable(w io.Writer, cells map[cellKey]*cell, systems []string, size int) {
-	fmt.Fprintf(w, "| system | p50 ms | p99 ms | p99.9 ms | samples | p50 vs %s | delivery |\n|---|---:|---:|---:|---:|---:|---|\n", rp.Baseline)
+	fmt.Fprintf(w, "| system | p50 ms | p99 ms | p99.9 ms | samples | p50 vs %s | delivery | %s |\n|---|---:|---:|---:|---:|---:|---|%s\n",
+		rp.Baseline, strings.Join(costHeads, " | "), strings.Repeat("---:|", len(costHeads)))
 	var base *cell
 	for k, c := range cells {
 		if k.Scenario == scLatency && k.System == rp.Baseline && k.Size == size {
@@ -271,16 +286,16 @@ func (rp *report) latencyTable(w io.Writer, cells map[cellKey]*cell, systems []s
 				continue
 			}
 			if len(c.Latency) == 0 {
-				fmt.Fprintf(w, "| %s | — | — | — | 0 | | %s |\n", sys, shortCheck(c))
+				fmt.Fprintf(w, "| %s | — | — | — | 0 | | %s | %s |\n", sys, shortCheck(c), costCells(c.Cost))
 				continue
 			}
 			rel := ""
 			if base != nil && len(base.Latency) > 0 && sys != rp.Baseline {
 				rel = ratio(float64(percentile(c.Latency, 50)), float64(percentile(base.Latency, 50)))
 			}
-			fmt.Fprintf(w, "| %s | %.3f | %.3f | %.3f | %d | %s | %s |\n", sys,
+			fmt.Fprintf(w, "| %s | %.3f | %.3f | %.3f | %d | %s | %s | %s |\n", sys,
 				ms(percentile(c.Latency, 50)), ms(percentile(c.Latency, 99)), ms(percentile(c.Latency, 99.9)),
-				len(c.Latency), rel, shortCheck(c))
+				len(c.Latency), rel, shortCheck(c), costCells(c.Cost))
 		}
 	}
 	fmt.Fprintln(w)
@@ -319,7 +334,8 @@ func (rp *report) writeCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"started", "mode", "scenario", "system", "conns", "msg_bytes", "rep",
 		"rate", "enq_rate", "deq_rate", "drained", "p50_ms", "p99_ms", "p999_ms", "samples",
-		"baseline", "ratio_vs_baseline", "failed", "check"})
+		"baseline", "ratio_vs_baseline", "failed", "check",
+		"cost_msgs", "go_entries_per_msg", "fdatasyncs_per_msg", "cpu_us_per_msg", "ctxsw_per_msg"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 	for _, r := range rp.Results {
 		p50, p99, p999 := "", "", ""
@@ -337,11 +353,103 @@ func (rp *report) writeCSV(w io.Writer) error {
 		} else if base != nil {
 			rel = strings.TrimSuffix(ratio(r.Rate, base.Rate), "×")
 		}
-		cw.Write([]string{rp.Started.UTC().Format(time.RFC3339), rp.Mode, r.Scenario, r.System,
+		row := []string{rp.Started.UTC().Format(time.RFC3339), rp.Mode, r.Scenario, r.System,
 			strconv.Itoa(r.Conns), strconv.Itoa(r.Size), strconv.Itoa(r.Rep),
 			f(r.Rate), f(r.EnqRate), f(r.DeqRate), strconv.FormatBool(r.Drained), p50, p99, p999,
-			strconv.Itoa(len(r.Latency)), rp.Baseline, rel, strconv.FormatBool(r.Failed), r.Check})
+			strconv.Itoa(len(r.Latency)), rp.Baseline, rel, strconv.FormatBool(r.Failed), r.Check}
+		row = append(row, costCSV(r.Cost)...)
+		cw.Write(row)
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// costHeads are the per-message cost columns, in the order of costCells.
+var costHeads = []string{"Go entries/msg", "fdatasyncs/msg", "CPU µs/msg", "ctx switches/msg"}
+
+// medianCosts is the median of each figure over the repetitions that
+// measured it, and the messages of all of them; nil if none has costs.
+func medianCosts(cs []costs) *costs {
+	if len(cs) == 0 {
+		return nil
+	}
+	out := noCosts()
+	pick := func(get func(costs) float64) float64 {
+		var v []float64
+		for _, c := range cs {
+			if x := get(c); !math.IsNaN(x) {
+				v = append(v, x)
+			}
+		}
+		if len(v) == 0 {
+			return math.NaN()
+		}
+		return median(v)
+	}
+	for _, c := range cs {
+		out.Msgs += c.Msgs
+	}
+	out.GoEntries = pick(func(c costs) float64 { return c.GoEntries })
+	out.Syncs = pick(func(c costs) float64 { return c.Syncs })
+	out.CPUMicros = pick(func(c costs) float64 { return c.CPUMicros })
+	out.CtxSw = pick(func(c costs) float64 { return c.CtxSw })
+	return &out
+}
+
+// costFigures formats the four figures; NaN (not measured) as na.
+func costFigures(c *costs, na string) []string {
+	if c == nil {
+		return []string{na, na, na, na}
+	}
+	f := func(v float64, prec int) string {
+		if math.IsNaN(v) {
+			return na
+		}
+		return strconv.FormatFloat(v, 'f', prec, 64)
+	}
+	cpuPrec := 0
+	if c.CPUMicros < 10 {
+		cpuPrec = 1
+	}
+	return []string{f(c.GoEntries, 2), f(c.Syncs, 3), f(c.CPUMicros, cpuPrec), f(c.CtxSw, 2)}
+}
+
+// costCells is the cost columns of a Markdown row ("—" for a system
+// outside the MariaDB server, "n/a" for a figure not measured).
+func costCells(c *costs) string {
+	if c == nil {
+		return "— | — | — | —"
+	}
+	return strings.Join(costFigures(c, "n/a"), " | ")
+}
+
+// costCSV is the cost columns of a CSV row, empty when not measured.
+func costCSV(c *costs) []string {
+	if c == nil {
+		return []string{"", "", "", "", ""}
+	}
+	return append([]string{strconv.FormatInt(c.Msgs, 10)}, costFigures(c, "")...)
+}
+
+// costTable lists the per-message costs of a throughput section's steps
+// on the MariaDB server, one row per system and connection count; nothing
+// if no step of the section has them.
+func costTable(w io.Writer, cells map[cellKey]*cell, systems []string, sc string, conns []int, size int) {
+	var rows []string
+	for _, sys := range systems {
+		for _, c := range conns {
+			cl := cells[cellKey{sc, sys, c, size}]
+			if cl == nil || cl.Cost == nil {
+				continue
+			}
+			rows = append(rows, fmt.Sprintf("| %s | %d | %s | %d |", sys, c, costCells(cl.Cost), cl.Cost.Msgs))
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Per message on the MariaDB server, in the measured window (n/a: not reported):\n\n")
+	fmt.Fprintf(w, "| system | conn | %s | messages |\n|---|---:|%s---:|\n", strings.Join(costHeads, " | "), strings.Repeat("---:|", len(costHeads)))
+	fmt.Fprintln(w, strings.Join(rows, "\n"))
+	fmt.Fprintln(w)
 }

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,4 +110,66 @@ func TestMakePlanRejectsUnknownNames(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 64}, p.conns)
 	require.Equal(t, 50000, p.prefill[100])
+}
+
+// costReport is sampleReport with server costs: two repetitions of the
+// queue's enqueue (one from an engine without the counters) and InnoDB
+// with CPU and switches only.
+func costReport() *report {
+	rp := sampleReport()
+	nan := math.NaN()
+	rp.Results = append(rp.Results,
+		Result{Scenario: scConsume, System: "queue", Conns: 1, Size: 100, Rate: 900, Check: "ok",
+			Cost: &costs{Msgs: 1000, GoEntries: 3, Syncs: 0.25, CPUMicros: 180, CtxSw: 4.5}},
+		Result{Scenario: scConsume, System: "queue", Conns: 1, Size: 100, Rep: 1, Rate: 1100, Check: "ok",
+			Cost: &costs{Msgs: 1200, GoEntries: nan, Syncs: nan, CPUMicros: 220, CtxSw: 5.5}},
+		Result{Scenario: scConsume, System: "innodb-rc", Conns: 1, Size: 100, Rate: 300, Check: "ok",
+			Cost: &costs{Msgs: 600, GoEntries: nan, Syncs: nan, CPUMicros: 7.25, CtxSw: 12}},
+		Result{Scenario: scConsume, System: "redis", Conns: 1, Size: 100, Rate: 2000, Check: "ok"},
+	)
+	rp.Results[4].Cost = &costs{Msgs: 3, GoEntries: 7, Syncs: 1, CPUMicros: 950, CtxSw: 20}
+	rp.CostNote = "mariadbd at 127.0.0.1:3307 is process 42"
+	return rp
+}
+
+func TestMarkdownShowsCostsPerMessage(t *testing.T) {
+	var b bytes.Buffer
+	costReport().writeMarkdown(&b)
+	md := b.String()
+	require.Contains(t, md, "| system | conn | Go entries/msg | fdatasyncs/msg | CPU µs/msg | ctx switches/msg | messages |")
+	// Medians over the repetitions that measured each figure.
+	require.Contains(t, md, "| queue | 1 | 3.00 | 0.250 | 200 | 5.00 | 2200 |")
+	require.Contains(t, md, "| innodb-rc | 1 | n/a | n/a | 7.2 | 12.00 | 600 |")
+	require.NotContains(t, md, "| redis | 1 | ", "systems outside the server have no cost row")
+	// Latency: the columns follow the delivery column.
+	require.Contains(t, md, "| queue | 2.000 | 3.000 | 3.000 | 3 |  | ok | 7.00 | 1.000 | 950 | 20.00 |")
+	require.Contains(t, md, "| redis | 2.000 | 3.000 | 3.000 | 2 | 1.00× | ok | — | — | — | — |")
+	require.Contains(t, md, "is process 42")
+	// The enqueue section has no costs: no cost table there.
+	enq := md[strings.Index(md, "## Enqueue only"):strings.Index(md, "## Consume only")]
+	require.NotContains(t, enq, "Per message")
+}
+
+func TestCSVHasCostColumns(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, costReport().writeCSV(&b))
+	rows, err := csv.NewReader(&b).ReadAll()
+	require.NoError(t, err)
+	head := rows[0]
+	get := func(row []string, name string) string {
+		i := slices.Index(head, name)
+		require.GreaterOrEqual(t, i, 0, name)
+		return row[i]
+	}
+	q := rows[7] // first consume repetition of queue
+	require.Equal(t, "consume", get(q, "scenario"))
+	require.Equal(t, "1000", get(q, "cost_msgs"))
+	require.Equal(t, "3.00", get(q, "go_entries_per_msg"))
+	require.Equal(t, "0.250", get(q, "fdatasyncs_per_msg"))
+	require.Equal(t, "180", get(q, "cpu_us_per_msg"))
+	require.Equal(t, "4.50", get(q, "ctxsw_per_msg"))
+	require.Equal(t, "", get(rows[8], "go_entries_per_msg"), "not reported: empty")
+	require.Equal(t, "220", get(rows[8], "cpu_us_per_msg"))
+	require.Equal(t, "", get(rows[10], "cost_msgs"), "redis: no costs")
+	require.Equal(t, "", get(rows[1], "cpu_us_per_msg"))
 }

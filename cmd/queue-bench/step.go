@@ -39,6 +39,10 @@ type Result struct {
 
 	Latency []time.Duration // latency: one sample per message, sorted
 
+	// Costs on the MariaDB server per message of the measured window
+	// (nil for systems outside it).
+	Cost *costs
+
 	Check   string // "ok ...", "FAIL: ...", or "n/a ..."
 	Failed  bool   // lost/duplicated messages or an error during the step
 	Err     string // first error, if any
@@ -211,6 +215,16 @@ func (r *runner) throughput(ctx context.Context, sys System, scenario string, co
 	prodLedgers := make([]*ledger, nProd)
 	consLedgers := make([]*ledger, nCons)
 	var wg sync.WaitGroup
+	headline := &deq
+	if scenario == scEnqueue {
+		headline = &enq
+	}
+	// Server costs are sampled at the start of the measured window (first
+	// here, in case the step ends within its warm-up, then again when the
+	// warm-up is over) and at its end, and divided by the headline count
+	// of messages in between.
+	cw := newCostWindow(sys, headline.n.Load)
+	cw.start(ctx)
 	t0 := time.Now()
 	for i, p := range prods {
 		l := &ledger{}
@@ -259,10 +273,6 @@ func (r *runner) throughput(ctx context.Context, sys System, scenario string, co
 	// Measure: counts at the end of the warm-up and at the deadline. A
 	// consume-only step also ends when the pre-filled queue is empty; its
 	// rate is then taken up to the last delivery.
-	headline := &deq
-	if scenario == scEnqueue {
-		headline = &enq
-	}
 	prefilled := int64(len(expected))
 	drained := func() bool { return scenario == scConsume && prefilled > 0 && deq.n.Load() >= prefilled }
 	warmEnd := t0.Add(t.Warmup)
@@ -275,6 +285,7 @@ func (r *runner) throughput(ctx context.Context, sys System, scenario string, co
 			break
 		}
 		if !warmed && now.After(warmEnd) {
+			cw.start(ctx)
 			enqWarm, deqWarm, warmed = enq.n.Load(), deq.n.Load(), true
 			warmEnd = now
 			deadline = now.Add(t.Duration)
@@ -282,6 +293,7 @@ func (r *runner) throughput(ctx context.Context, sys System, scenario string, co
 		r.progress.rate(headline.n.Load(), now.Sub(t0))
 	}
 	tick.Stop()
+	res.Cost = cw.end(ctx)
 	end := time.Now()
 	enqEnd, deqEnd := enq.n.Load(), deq.n.Load()
 	stop.Store(true)
@@ -395,6 +407,8 @@ func (r *runner) latencyStep(ctx context.Context, sys System, size int) (res Res
 	var sent, got []uint64
 	buf := make([]byte, size)
 	var ids idSource
+	cw := newCostWindow(sys, func() int64 { return int64(len(sent)) })
+	cw.start(ctx)
 	t0 := time.Now()
 	for i := 0; i < r.latency.Samples && errs.get() == nil && ctx.Err() == nil; i++ {
 		id := ids.take()
@@ -422,6 +436,7 @@ func (r *runner) latencyStep(ctx context.Context, sys System, size int) (res Res
 		}
 		time.Sleep(gap)
 	}
+	res.Cost = cw.end(ctx)
 	stop.Store(true)
 	wg.Wait()
 	close(arrived)

@@ -93,3 +93,5 @@ func (c *selectOneConsumer) Get() ([][]byte, error) {
 }
 
 func (c *selectOneConsumer) Close() error { return c.db.Close() }
+
+func (s *blackholeSystem) costProbe() *costProbe { return &costProbe{srv: s.srv} }

@@ -119,3 +119,5 @@ func (c *getlockConsumer) once() (msgs [][]byte, err error) {
 }
 
 func (c *getlockConsumer) Close() error { return c.db.Close() }
+
+func (s *getlockSystem) costProbe() *costProbe { return &costProbe{srv: s.srv} }

@@ -113,3 +113,5 @@ func (c *innodbConsumer) once() ([][]byte, error) {
 }
 
 func (c *innodbConsumer) Close() error { return c.db.Close() }
+
+func (s *innodbSystem) costProbe() *costProbe { return &costProbe{srv: s.srv} }

@@ -222,3 +222,5 @@ func (c *queueConsumer) Close() error {
 	}
 	return nil
 }
+
+func (s *queueSystem) costProbe() *costProbe { return &costProbe{srv: s.srv, queue: true} }
