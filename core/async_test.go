@@ -193,6 +193,7 @@ func TestObserverSeesCommits(t *testing.T) {
 	require.Equal(t, uint64(1), f.LiveRows)
 	require.NotZero(t, f.ID)
 	require.NotZero(t, f.BytesTotal)
+	require.Equal(t, uint64(len(row(1))), f.AvgRow, "mean payload of the live rows")
 	before := calls.Load()
 	require.NoError(t, tb.Truncate())
 	require.Greater(t, calls.Load(), before)

@@ -95,8 +95,12 @@ func (t *Table) Figures() Figures {
 		BytesFree:  st.BytesRemoved,
 		CreateTime: unixOrZero(t.created),
 	}
-	if st.RowsWritten > 0 {
-		f.AvgRow = st.BytesTotal / st.RowsWritten
+	// Mean payload of the live rows: their frame bytes less each frame's
+	// header and row id.
+	if live := st.BytesTotal - st.BytesRemoved; st.LiveRows > 0 && live > 0 {
+		if per := live / st.LiveRows; per > frameHeaderSize+rowBodyMin {
+			f.AvgRow = per - (frameHeaderSize + rowBodyMin)
+		}
 	}
 	t.mu.RLock()
 	f.UpdateTime = unixOrZero(t.updated)

@@ -8,9 +8,11 @@ import (
 	"testing"
 )
 
-// buildDriver builds libqueue_core.so and the C driver (testdata/cdriver.c)
-// against queue_core.h into a scratch directory. The test drives the
-// library exactly as ha_queue.so does: through the C header only.
+// buildDriver builds libqueue_core.so (with -tags queuetest, for the test
+// hooks such as QUEUE_CORE_TEST_PANIC, see testhook.go) and the C driver
+// (testdata/cdriver.c) against queue_core.h into a scratch directory. The
+// test drives the library exactly as ha_queue.so does: through the C header
+// only.
 func buildDriver(t *testing.T) (dir, driver string) {
 	t.Helper()
 	if _, err := exec.LookPath("gcc"); err != nil {
@@ -19,10 +21,10 @@ func buildDriver(t *testing.T) (dir, driver string) {
 	dir = t.TempDir()
 	lib := filepath.Join(dir, "libqueue_core.so")
 	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	build := exec.Command(gobin, "build", "-buildmode=c-shared", "-o", lib, ".")
+	build := exec.Command(gobin, "build", "-tags", "queuetest", "-buildmode=c-shared", "-o", lib, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build -buildmode=c-shared: %v\n%s", err, out)
+		t.Fatalf("go build -tags queuetest -buildmode=c-shared: %v\n%s", err, out)
 	}
 	driver = filepath.Join(dir, "cdriver")
 	cc := exec.Command("gcc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-I.",
