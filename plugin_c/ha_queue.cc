@@ -570,6 +570,15 @@ int ha_queue::info(uint)
   const Queue_owned *o= cached_owned(&owner_mode);
   /* In owner mode an estimate of the one row at most (records() is exact). */
   stats.records= owner_mode ? (o ? 1 : 0) : load(&counters->rows);
+  /* The one-statement consume (SELECT ... FROM t WHERE queue_wait(...))
+     works because the server evaluates the constant WHERE once before it
+     reads the table, which then shows the row queue_wait took. A table of
+     0 or 1 exact rows would be read as a constant first, before the
+     WHERE: report at least 2 in such a statement. */
+  Queue_conn *conn= queue_conn_get(ha_thd(), false);
+  if (conn && conn->one_stmt.init_query_id == (unsigned long long) ha_thd()->query_id &&
+      stats.records < 2)
+    stats.records= 2;
   stats.deleted= 0;
   stats.data_file_length= load(&counters->data_bytes);
   stats.delete_length= load(&counters->free_bytes);

@@ -54,6 +54,7 @@ class ha_queue final : public handler
   int flush_deletes();
   int read_row(uchar *buf, int rc, const qc_err &e);
   int read_owned(uchar *buf);
+
   void end_scan();
   /* The connection's owned row if it is in this table and its cached image
      is valid; *owner_mode tells whether the connection is in owner mode. */
@@ -91,6 +92,7 @@ public:
   int rnd_pos(uchar *buf, uchar *pos) override;
 
   int info(uint flag) override;
+
   ha_rows records() override;
   int external_lock(THD *thd, int lock_type) override;
   THR_LOCK_DATA **store_lock(THD *thd, THR_LOCK_DATA **to,

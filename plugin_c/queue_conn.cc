@@ -34,6 +34,10 @@ Queue_conn *queue_conn_get(THD *thd, bool create)
   conn->relay.slot= 0;
   conn->relay.mode= 0;
   conn->relay.rowid= 0;
+  conn->one_stmt.query_id= 0;
+  conn->one_stmt.result= 0;
+  conn->one_stmt.is_null= true;
+  conn->one_stmt.init_query_id= 0;
   mysql_mutex_init(0, &conn->mutex, MY_MUTEX_INIT_FAST);
   mysql_cond_init(0, &conn->cond, nullptr);
   /* Also locks the engine plugin until close_connection (guide §2.2). */

@@ -62,6 +62,21 @@ struct Queue_relay
   uint64_t rowid;
 };
 
+/* The one-statement consume, SELECT ... FROM t WHERE queue_wait(...): the
+   WHERE is a constant the server evaluates once before it reads t, which
+   then shows the row queue_wait took (owner mode). Any further evaluation
+   in the same statement returns the first result: query_id ties the
+   fields to one statement. */
+struct Queue_one_stmt
+{
+  unsigned long long query_id;   /* statement of result/is_null */
+  long long result;
+  bool is_null;
+  /* queue_wait_init saw the one-statement form in this statement: the
+     handler then never reports fewer than 2 rows (ha_queue::info). */
+  unsigned long long init_query_id;
+};
+
 struct Queue_conn
 {
   uint64_t session;      /* qc session handle, 0 until created */
@@ -70,6 +85,7 @@ struct Queue_conn
   bool notified;
   Queue_owned owned;
   Queue_relay relay;
+  Queue_one_stmt one_stmt;
 };
 
 extern handlerton *queue_hton;

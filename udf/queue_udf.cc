@@ -255,21 +255,53 @@ my_bool queue_wait_init(UDF_INIT *initid, UDF_ARGS *args, char *msg)
     return 1;
   }
   /*
-    The one-statement consume "SELECT * FROM t WHERE queue_wait('t')" cannot
-    be made correct on MariaDB: the optimizer reads tables that report 0 or 1
-    rows (exact counts, as ours are) as const tables before the WHERE's
-    expensive constant part (a UDF) is evaluated, so the row returned would
-    be the previous owned row, or the statement would never call
-    queue_wait at all. With non-constant arguments the function would run
-    once per row and consume a row each time. docs/FUNCTIONS.md has the
-    details. So any statement that reads tables is refused.
+    A statement that reads tables may call queue_wait only as the
+    one-statement consume, SELECT ... FROM t WHERE queue_wait(...) with t a
+    queue table and the call the whole WHERE: the call is then a constant
+    (its arguments must be constants) that the server evaluates once,
+    before it reads t, which shows the row taken (docs/FUNCTIONS.md). A
+    table of 0 or 1 rows would be read as a constant before that, so the
+    handler reports at least 2 rows in such a statement. Anything else
+    (joins, INSERT ... SELECT, a trigger, a WHERE with more conditions,
+    which could hide the row taken) is refused here.
   */
+  bool one_statement= false;
   if (statement_reads_tables(current_thd))
   {
-    /* The server shows at most 80 characters of this message. */
-    snprintf(msg, MYSQL_ERRMSG_SIZE,
-             "queue_wait() cannot be used in a statement that reads tables");
-    return 1;
+    THD *thd= current_thd;
+    LEX *lex= thd->lex;
+    TABLE_LIST *tl= lex->query_tables;
+    SELECT_LEX *sel= lex->first_select_lex();
+    Item *where= sel ? sel->where : nullptr;
+    bool whole_where= where && where->type() == Item::FUNC_ITEM &&
+      static_cast<Item_func*>(where)->functype() == Item_func::UDF_FUNC &&
+      my_strcasecmp(system_charset_info,
+                    static_cast<Item_func*>(where)->func_name_cstring().str,
+                    "queue_wait") == 0;
+    if (lex->sql_command != SQLCOM_SELECT || tl->next_global || !tl->table ||
+        tl->table->file->ht != queue_hton || sel->next_select() || !whole_where)
+    {
+      /* The server shows at most 80 characters of this message. */
+      snprintf(msg, MYSQL_ERRMSG_SIZE,
+               "with tables only as: SELECT ... FROM q WHERE queue_wait(...)");
+      return 1;
+    }
+    for (unsigned i= 0; i < args->arg_count; i++)
+      if (!args->args[i])
+      {
+        /* args[i] is set for constant, non-NULL arguments only */
+        snprintf(msg, MYSQL_ERRMSG_SIZE,
+                 "queue_wait(): arguments must be constants in a SELECT from q");
+        return 1;
+      }
+    Queue_conn *conn= queue_conn_get(thd, true);
+    if (!conn)
+    {
+      snprintf(msg, MYSQL_ERRMSG_SIZE, "out of memory");
+      return 1;
+    }
+    conn->one_stmt.init_query_id= thd->query_id;
+    one_statement= true;
   }
   unsigned nspecs= args->arg_count == 1 ? 1 : args->arg_count - 1;
   for (unsigned i= 0; i < nspecs; i++)
@@ -277,7 +309,9 @@ my_bool queue_wait_init(UDF_INIT *initid, UDF_ARGS *args, char *msg)
   if (args->arg_count >= 2)
     args->arg_type[args->arg_count - 1]= INT_RESULT;
   initid->maybe_null= 1;
-  initid->const_item= 0;      /* never folded: it changes state */
+  /* Otherwise never a constant: it changes state, and a non-constant
+     function in a WHERE would run once per row. */
+  initid->const_item= one_statement;
   return 0;
 }
 
@@ -338,9 +372,44 @@ static void abort_wait(Queue_conn *conn)
   queue_conn_leave(conn);
 }
 
+static long long wait_once(THD *thd, UDF_ARGS *args, char *is_null, char *error);
+
 long long queue_wait(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
 {
   THD *thd= current_thd;
+  Queue_conn *conn= nullptr;
+  bool one_statement= statement_reads_tables(thd);
+  if (one_statement)
+  {
+    /* The one-statement consume: the first evaluation in the statement
+       does the work, any other gets its result. */
+    conn= conn_for(thd);
+    if (!conn)
+    {
+      *error= 1;
+      return 0;
+    }
+    const Queue_one_stmt &p= conn->one_stmt;
+    if (p.query_id == (unsigned long long) thd->query_id)
+    {
+      *is_null= p.is_null;
+      return p.result;
+    }
+  }
+  long long r= wait_once(thd, args, is_null, error);
+  if (one_statement)
+  {
+    conn->one_stmt.query_id= thd->query_id;
+    conn->one_stmt.result= r;
+    conn->one_stmt.is_null= *is_null || *error;
+  }
+  return r;
+}
+
+/* queue_wait's work: consume the owned row, take the next (waiting for
+   one up to the timeout). */
+static long long wait_once(THD *thd, UDF_ARGS *args, char *is_null, char *error)
+{
   unsigned nspecs= args->arg_count == 1 ? 1 : args->arg_count - 1;
   long long timeout= default_timeout_s;
   if (args->arg_count >= 2)
@@ -379,6 +448,26 @@ long long queue_wait(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
     if (!resolve_spec(thd, "queue_wait", args->args[i], args->lengths[i], true,
                       &specs[i]))
       return wait_failed(thd, conn, is_null);
+
+  /* The one-statement consume returns the row through the table it reads:
+     a row taken from another table would be consumed unseen. */
+  if (statement_reads_tables(thd))
+  {
+    TABLE_LIST *tl= thd->lex->query_tables;
+    char path[FN_REFLEN + 1];
+    if (!queue_table_path(path, sizeof(path), tl->db.str, tl->table_name.str))
+      path[0]= 0;
+    for (const Queue_spec &s : specs)
+      if (s.path != path)
+      {
+        my_printf_error(ER_UNKNOWN_ERROR,
+                        "queue_wait(): SELECT ... FROM %s WHERE queue_wait() may "
+                        "wait only on that table, not %s.%s", MYF(0),
+                        tl->table_name.str, s.db.c_str(), s.table.c_str());
+        *error= 1;
+        return 0;
+      }
+  }
 
   /* Consuming rows needs SELECT and DELETE on every table named; nothing
      changes hands when that is missing. */
