@@ -168,46 +168,124 @@ func (t *Table) RemoveAsync(ids []uint64, done func(Pending)) (p *Pending, err e
 // submit queues r for the committer; r.done is called once it is
 // acknowledged. It fails (and done is never called) only when the table
 // is closing.
+//
+// With CommitLead, a request that finds no commit in progress, nothing
+// queued and the last batch a lone request is committed at once on the
+// calling goroutine (it leads): a lone request then costs no hand-off to
+// the committer goroutine and back. The requests that arrive meanwhile
+// queue up and are taken by the committer goroutine as one batch after the
+// leader's sync. Once batches hold several requests (several connections
+// at work) the committer goroutine keeps them: a leader would commit alone
+// and halve the batching.
 func (t *Table) submit(r *request) error {
 	t.cmu.Lock()
 	if t.stopping {
 		t.cmu.Unlock()
 		return ErrClosed
 	}
+	if t.opts.Committer == CommitLead && !t.committing && len(t.pending) == 0 && t.lastBatch <= 1 {
+		t.committing = true
+		t.lastBatch = 1
+		t.cmu.Unlock()
+		t.commitAndComplete([]*request{r}, true)
+		t.cmu.Lock()
+		t.committing = false
+		if len(t.pending) > 0 || t.stopping || t.fillWanted || t.wakeWanted {
+			t.ccond.Signal()
+		}
+		t.cmu.Unlock()
+		return nil
+	}
 	t.pending = append(t.pending, r)
-	if len(t.pending) == 1 {
+	if len(t.pending) == 1 && !t.committing {
 		t.ccond.Signal()
 	}
 	t.cmu.Unlock()
 	return nil
 }
 
-// commitLoop is the committer goroutine. It exits once stopping is set and
-// the queue is drained.
+// commitLoop is the committer goroutine. It exits once stopping is set,
+// the queue is drained and no leader is committing. committing (under
+// cmu) makes the committer and a leading submitter take turns.
 func (t *Table) commitLoop() {
 	defer close(t.loopDone)
 	var batch []*request
 	for {
 		t.cmu.Lock()
-		for len(t.pending) == 0 && !t.stopping {
+		for t.committing || (len(t.pending) == 0 && !t.fillWanted && !t.wakeWanted && !t.stopping) {
 			t.ccond.Wait()
 		}
-		if len(t.pending) == 0 {
+		if t.wakeWanted {
+			t.wakeWanted = false
 			t.cmu.Unlock()
-			return
+			t.wake()
+			continue
+		}
+		if len(t.pending) == 0 && t.fillWanted && !t.stopping {
+			t.fillWanted = false
+			t.cmu.Unlock()
+			t.fillWhenIdle()
+			continue
+		}
+		if len(t.pending) == 0 {
+			stop := t.stopping
+			t.cmu.Unlock()
+			if stop {
+				return
+			}
+			continue
 		}
 		batch, t.pending = t.pending, batch[:0]
+		t.committing = true
+		t.lastBatch = len(batch)
 		t.cmu.Unlock()
-		appended := t.commitBatch(batch)
-		for i, r := range batch {
-			r.complete()
+		t.commitAndComplete(batch, false)
+		for i := range batch {
 			batch[i] = nil
 		}
-		if appended {
-			t.wake()
-		}
+		t.cmu.Lock()
+		t.committing = false
+		t.cmu.Unlock()
 		t.fillWhenIdle()
 	}
+}
+
+// commitAndComplete commits one batch and completes its requests, then
+// hands rows to waiters. A leader (lead) does not block on the waiters'
+// locks (tryWake), and leaves zero-filling ahead of the writer to the
+// committer goroutine: both are then requested with wakeWanted and
+// fillWanted.
+func (t *Table) commitAndComplete(batch []*request, lead bool) {
+	appended := t.commitBatch(batch)
+	for _, r := range batch {
+		r.complete()
+	}
+	if appended {
+		if !lead {
+			t.wake()
+		} else if !t.tryWake() {
+			t.cmu.Lock()
+			t.wakeWanted = true
+			t.cmu.Unlock()
+		}
+	}
+	if t.opts.Committer == CommitLead && t.opts.Prealloc == PreallocZeroFill && t.spaceLow() {
+		t.cmu.Lock()
+		t.fillWanted = true
+		t.cmu.Unlock()
+	}
+}
+
+// spaceLow reports whether the active segment's prepared space ahead of
+// the writer is below half a chunk.
+func (t *Table) spaceLow() bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if len(t.segs) == 0 {
+		return false
+	}
+	seg := t.segs[len(t.segs)-1]
+	return seg.allocated-seg.end < preallocChunk/2 && seg.allocated < t.opts.SegmentSize
 }
 
 // commitBatch writes, syncs and publishes one batch. It reports whether rows

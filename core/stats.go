@@ -36,7 +36,7 @@ type counters struct {
 	syncs, compactions         atomic.Uint64
 	recoveredBytes             atomic.Uint64
 
-	ownerEpoch atomic.Uint64         // see OwnerEpoch
+	ownerEpoch atomic.Uint64          // see OwnerEpoch
 	observer   atomic.Pointer[func()] // see SetObserver
 }
 
@@ -74,14 +74,14 @@ func (t *Table) CountWaitTimeout() { t.st.waitTimeout.Add(1) }
 // a copy where it can read it without calling core: SetObserver tells it
 // when to refresh.
 type Figures struct {
-	ID          uint64 // the table's identity in this process, never reused
-	OwnerEpoch  uint64 // see OwnerEpoch
-	LiveRows    uint64
-	BytesTotal  uint64
-	BytesFree   uint64
-	AvgRow      uint64
-	CreateTime  int64 // unix seconds
-	UpdateTime  int64 // unix seconds, 0 if never
+	ID         uint64 // the table's identity in this process, never reused
+	OwnerEpoch uint64 // see OwnerEpoch
+	LiveRows   uint64
+	BytesTotal uint64
+	BytesFree  uint64
+	AvgRow     uint64
+	CreateTime int64 // unix seconds
+	UpdateTime int64 // unix seconds, 0 if never
 }
 
 // Figures returns the table's current figures.

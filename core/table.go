@@ -20,7 +20,21 @@ type Options struct {
 	// Prealloc selects how segment space is prepared ahead of the writer
 	// (see prealloc.go). The zero value is the fastest durable mode measured.
 	Prealloc PreallocMode
+	// Committer selects who writes and syncs a group commit (commit.go).
+	Committer CommitterMode
 }
+
+// CommitterMode selects who runs a group commit.
+type CommitterMode int
+
+const (
+	// CommitLead: a request that finds the table idle commits on the
+	// caller's goroutine; requests arriving meanwhile go to the committer
+	// goroutine as one batch.
+	CommitLead CommitterMode = iota
+	// CommitGoroutine: every request is handed to the committer goroutine.
+	CommitGoroutine
+)
 
 const defaultSegmentSize = 64 << 20
 
@@ -66,14 +80,18 @@ type Table struct {
 	updated     time.Time // guarded by mu
 
 	// Committer state (commit.go).
-	cmu      sync.Mutex // guards pending, stopping
-	ccond    *sync.Cond
-	pending  []*request
-	stopping bool
-	wmu      sync.Mutex // held while a batch is written; excludes truncate/rename/close
-	broken   error      // guarded by wmu: sticky I/O error
-	wbuf     []byte     // guarded by wmu
-	loopDone chan struct{}
+	cmu        sync.Mutex // guards pending, stopping, committing, fillWanted, wakeWanted
+	ccond      *sync.Cond
+	pending    []*request
+	stopping   bool
+	committing bool       // a batch is being committed (by the committer or a leader)
+	fillWanted bool       // a leader left space ahead of the writer low
+	wakeWanted bool       // a leader could not hand new rows to waiters
+	lastBatch  int        // requests in the last batch committed
+	wmu        sync.Mutex // held while a batch is written; excludes truncate/rename/close
+	broken     error      // guarded by wmu: sticky I/O error
+	wbuf       []byte     // guarded by wmu
+	loopDone   chan struct{}
 
 	compactMu sync.Mutex // serialises compactions and excludes truncate/rename/close
 	bgStop    chan struct{}

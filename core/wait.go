@@ -167,9 +167,33 @@ func (t *Table) wake() {
 	if t.nwaiters.Load() == 0 {
 		return
 	}
-	var fired []*Waiter
 	waitMu.Lock()
 	t.mu.Lock()
+	t.wakeLocked()
+}
+
+// tryWake is wake for a caller that must not block on the locks (a
+// server thread leading a commit: Register holds waitMu while it reads
+// rows). It reports false, having done nothing, when a lock is taken.
+func (t *Table) tryWake() bool {
+	if t.nwaiters.Load() == 0 {
+		return true
+	}
+	if !waitMu.TryLock() {
+		return false
+	}
+	if !t.mu.TryLock() {
+		waitMu.Unlock()
+		return false
+	}
+	t.wakeLocked()
+	return true
+}
+
+// wakeLocked is wake's body: the caller holds waitMu and t.mu, which it
+// releases.
+func (t *Table) wakeLocked() {
+	var fired []*Waiter
 	for i := 0; i < len(t.waiters) && t.deleting == 0 && !t.closed; {
 		w := t.waiters[i]
 		got := -1

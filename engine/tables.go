@@ -92,6 +92,17 @@ func claimKeys(keys ...string) (release func()) {
 	}
 }
 
+// committerMode is who runs group commits (core.CommitterMode): by
+// default a lone request commits on its own server thread; the environment
+// variable QUEUE_COMMITTER=goroutine hands every commit to the table's
+// committer goroutine instead (for measuring one against the other).
+var committerMode = func() core.CommitterMode {
+	if os.Getenv("QUEUE_COMMITTER") == "goroutine" {
+		return core.CommitGoroutine
+	}
+	return core.CommitLead
+}()
+
 // normPath gives the registry key of a server table path ("./db/t").
 func normPath(p string) string {
 	c := filepath.Clean(p)
@@ -137,7 +148,7 @@ func openKey(key string, waitBusy bool) (*tableEntry, error) {
 
 	e.cols, e.openErr = readColumns(key)
 	if e.openErr == nil {
-		e.t, e.openErr = core.Open(tableDir(key), core.Options{})
+		e.t, e.openErr = core.Open(tableDir(key), core.Options{Committer: committerMode})
 		if e.openErr != nil && errors.Is(e.openErr, os.ErrNotExist) {
 			e.openErr = errCode(qcENOENT, "queue: %s is not a queue table (no %s)", key, tableDir(key))
 		}
@@ -397,4 +408,3 @@ func qc_shutdown() (rc C.int) {
 	}
 	return rc
 }
-

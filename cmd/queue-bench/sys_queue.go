@@ -16,9 +16,9 @@ import (
 // Variants of the consume (queueMode):
 //   - queueTwo: the two statements above, two round trips per message;
 //   - queueOneStatement: SELECT id, payload FROM q WHERE
-//     queue_wait('test.q', 1), one statement per message, if the engine
-//     supports the historical idiom (MariaDB 10.11 does not: reported as
-//     not available);
+//     queue_wait('test.q', 1), one statement per message: the statement
+//     consumes the row owned before and returns the row it now owns
+//     (docs/FUNCTIONS.md, "The one-statement consume");
 //   - queueMultiStatement: both statements sent in one round trip
 //     ("SELECT queue_wait(...); SELECT id, payload FROM q", the client's
 //     multi-statement mode). Safe because after a timeout the connection
@@ -127,7 +127,11 @@ func (c *queueConsumer) Get() ([][]byte, error) {
 	wait := "SELECT queue_wait('test." + c.table + "', 1)"
 	switch c.mode {
 	case queueOneStatement:
-		return c.readOwned("SELECT id, payload FROM " + c.table + " WHERE queue_wait('test." + c.table + "', 1)")
+		msgs, err := c.readOwned("SELECT id, payload FROM " + c.table + " WHERE queue_wait('test." + c.table + "', 1)")
+		if err == nil && len(msgs) > 1 {
+			err = fmt.Errorf("the one-statement consume returned %d rows", len(msgs))
+		}
+		return msgs, err
 	case queueMultiStatement:
 		return c.getMulti(wait + "; SELECT id, payload FROM " + c.table)
 	}
