@@ -76,10 +76,10 @@ func IsConnLost(err error) bool {
 	if errors.As(err, &me) {
 		switch me.Number {
 		case 1053, // server shutdown in progress
-			1077, // normal shutdown
-			1079, // shutdown complete
-			1080, // forcing close of thread
-			1152, // aborted connection
+			1077,                                                 // normal shutdown
+			1079,                                                 // shutdown complete
+			1080,                                                 // forcing close of thread
+			1152,                                                 // aborted connection
 			1153, 1154, 1155, 1156, 1157, 1158, 1159, 1160, 1161, // network errors
 			1927, // connection was killed
 			2002, 2003, 2006, 2013, 2055:
