@@ -30,8 +30,9 @@ type forwarder struct {
 	insertCols string // the column list insertSQL was built for
 	insertSQL  string
 
-	forwarded atomic.Int64 // rows inserted at the destination
-	skipped   atomic.Int64 // rows the destination dropped as already received
+	// forwarded counts rows the destination acknowledged (a row offered
+	// again after a failure, which the destination drops, counts again).
+	forwarded atomic.Int64
 }
 
 func newForwarder(src, dst endpoint, sender int, reset bool, logger *log.Logger) (*forwarder, error) {
@@ -121,7 +122,7 @@ func (f *forwarder) deliver(ctx context.Context, m client.Message) error {
 			}
 			continue
 		}
-		skipped, err := f.insert(m, mode)
+		err := f.insert(m, mode)
 		if err == nil {
 			if down {
 				f.log.Printf("destination back, row %d delivered", m.RowID)
@@ -130,11 +131,7 @@ func (f *forwarder) deliver(ctx context.Context, m client.Message) error {
 				f.log.Printf("reset: relay mark of sender %d set to source row %d", f.sender, m.RowID)
 				f.reset = false
 			}
-			if skipped {
-				f.skipped.Add(1)
-			} else {
-				f.forwarded.Add(1)
-			}
+			f.forwarded.Add(1)
 			return nil
 		}
 		if !client.IsConnLost(err) {
@@ -182,28 +179,22 @@ func (f *forwarder) dropDst() {
 }
 
 // insert arms the relay mark and inserts the row, on the one destination
-// connection. skipped reports a row the destination had already received.
-func (f *forwarder) insert(m client.Message, mode string) (skipped bool, err error) {
+// connection. A row the destination had already received is dropped there
+// and reported as success all the same.
+func (f *forwarder) insert(m client.Message, mode string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), f.stmtTimeout)
 	defer cancel()
 	var ok sql.NullInt64
 	q := "SELECT queue_set_srcid(" + strconv.Itoa(f.sender) + ", '" + mode + "', " +
 		strconv.FormatInt(m.RowID, 10) + ")"
 	if err := f.dstConn.QueryRowContext(ctx, q).Scan(&ok); err != nil {
-		return false, err
+		return err
 	}
 	if !ok.Valid || ok.Int64 != 1 {
-		return false, fmt.Errorf("%s returned NULL (is the function installed, the sender 0..63?)", q)
+		return fmt.Errorf("%s returned NULL (is the function installed, the sender 0..63?)", q)
 	}
-	res, err := f.dstConn.ExecContext(ctx, f.insertStatement(m.Columns), insertArgs(m.Values)...)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, err
-	}
-	return n == 0, nil
+	_, err := f.dstConn.ExecContext(ctx, f.insertStatement(m.Columns), insertArgs(m.Values)...)
+	return err
 }
 
 // insertStatement is INSERT INTO dst (columns by name) VALUES (?, ...),
@@ -258,17 +249,16 @@ func (f *forwarder) report(ctx context.Context, every time.Duration) {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	last, lastSkip, lastT := int64(0), int64(0), time.Now()
+	last, lastT := int64(0), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			n, s := f.forwarded.Load(), f.skipped.Load()
+			n := f.forwarded.Load()
 			d := now.Sub(lastT).Seconds()
-			f.log.Printf("forwarded %d rows in %.1fs (%.0f rows/s), %d duplicates dropped; total %d",
-				n-last, d, float64(n-last)/d, s-lastSkip, n)
-			last, lastSkip, lastT = n, s, now
+			f.log.Printf("forwarded %d rows in %.1fs (%.0f rows/s); total %d", n-last, d, float64(n-last)/d, n)
+			last, lastT = n, now
 		}
 	}
 }

@@ -113,8 +113,7 @@ func run(args []string) int {
 	start := time.Now()
 	err = f.run(ctx)
 	rstop()
-	logger.Printf("stopped: %d rows forwarded, %d duplicates dropped in %.1fs",
-		f.forwarded.Load(), f.skipped.Load(), time.Since(start).Seconds())
+	logger.Printf("stopped: %d rows forwarded in %.1fs", f.forwarded.Load(), time.Since(start).Seconds())
 	if err != nil {
 		logger.Print(err)
 		return 1

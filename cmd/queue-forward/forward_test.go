@@ -1,0 +1,500 @@
+package main
+
+// Tests of the forwarder between two real servers. They run when
+// QUEUE_FWD_SRC and QUEUE_FWD_DST name two sandbox servers as DIR:PORT
+// (make forward-test starts them; see forward.mk) and skip otherwise.
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/queue-engine/queue/client"
+)
+
+type sandbox struct {
+	dir  string
+	port int
+	db   *sql.DB
+}
+
+func (s *sandbox) sock() string { return filepath.Join(s.dir, "mysqld.sock") }
+
+// dbi is the server's Q4M DSN for table.
+func (s *sandbox) dbi(table string) string {
+	return "dbi:mysql:database=test;mysql_socket=" + s.sock() + ";table=" + table
+}
+
+// start (re)starts the server with the sandbox script.
+func (s *sandbox) start(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command("../../scripts/sandbox.sh", "start")
+	cmd.Env = append(os.Environ(), "QUEUE_SANDBOX_DIR="+s.dir, "QUEUE_SANDBOX_PORT="+strconv.Itoa(s.port))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sandbox start %s: %v\n%s", s.dir, err, out)
+	}
+}
+
+// crash kills the server with SIGKILL and waits until it is gone.
+func (s *sandbox) crash(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(s.dir, "mysqld.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+var (
+	srcBox, dstBox *sandbox
+	forwardBin     string
+)
+
+func TestMain(m *testing.M) {
+	_ = mysql.SetLogger(&mysql.NopLogger{}) // expected broken connections
+	code := func() int {
+		s, d := os.Getenv("QUEUE_FWD_SRC"), os.Getenv("QUEUE_FWD_DST")
+		if s == "" || d == "" {
+			return m.Run() // the server tests skip
+		}
+		var err error
+		if srcBox, err = openBox(s); err == nil {
+			dstBox, err = openBox(d)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		tmp, err := os.MkdirTemp("", "queue-forward-test")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(tmp)
+		forwardBin = filepath.Join(tmp, "queue-forward")
+		if out, err := exec.Command("go", "build", "-o", forwardBin, ".").CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func openBox(spec string) (*sandbox, error) {
+	dir, port, ok := strings.Cut(spec, ":")
+	p, err := strconv.Atoi(port)
+	if !ok || err != nil {
+		return nil, fmt.Errorf("want DIR:PORT, got %q", spec)
+	}
+	s := &sandbox{dir: dir, port: p}
+	s.db, err = client.Open("root@unix(" + s.sock() + ")/test?timeout=2s")
+	if err != nil {
+		return nil, err
+	}
+	s.db.SetMaxIdleConns(2)
+	return s, nil
+}
+
+func needServers(t *testing.T) {
+	if srcBox == nil {
+		t.Skip("QUEUE_FWD_SRC / QUEUE_FWD_DST not set (make forward-test sets them)")
+	}
+}
+
+func exec1(t *testing.T, db *sql.DB, qs ...string) {
+	t.Helper()
+	for _, q := range qs {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// count is COUNT(*) of table, -1 while the server does not answer.
+func count(db *sql.DB, table string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
+		return -1
+	}
+	return n
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// syncBuf is the forwarder's stderr.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type proc struct {
+	cmd  *exec.Cmd
+	out  *syncBuf
+	done chan error
+}
+
+func startForwarder(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{out: &syncBuf{}, done: make(chan error, 1)}
+	p.cmd = exec.Command(forwardBin, append([]string{"--stats", "1s", "--defaults-file", ""}, args...)...)
+	p.cmd.Env = append(os.Environ(), "MYSQL_USER=root")
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("forwarder %v output:\n%s", args, p.out)
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	// The signal handler is installed before the first line.
+	waitFor(t, "the forwarder's first line", 10*time.Second, func() bool { return strings.Contains(p.out.String(), "forwarding ") })
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("forwarder after SIGTERM: %v\n%s", err, p.out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("forwarder still running 10 s after SIGTERM\n%s", p.out)
+	}
+	if !strings.Contains(p.out.String(), "stopped:") {
+		t.Errorf("no final line:\n%s", p.out)
+	}
+}
+
+func (p *proc) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// The columns of the mixed-types tables: the destination has them in
+// another order and the TEXT column in another character set.
+const (
+	srcCols = "id BIGINT NOT NULL, name VARCHAR(60) CHARACTER SET utf8mb4, price DECIMAL(12,3), ratio DOUBLE, " +
+		"small FLOAT, flag TINYINT, big BIGINT UNSIGNED, body BLOB, note TEXT CHARACTER SET utf8mb4, " +
+		"at DATETIME(6), day DATE, n INT"
+	dstCols = "n INT, day DATE, at DATETIME(6), note TEXT CHARACTER SET latin1, body BLOB, big BIGINT UNSIGNED, " +
+		"flag TINYINT, small FLOAT, ratio DOUBLE, price DECIMAL(12,3), name VARCHAR(60) CHARACTER SET utf8mb4, " +
+		"id BIGINT NOT NULL"
+	// canon is one comparable string per row, independent of column order
+	// and character set.
+	canon = "CONCAT_WS('|', id, IFNULL(HEX(name),'N'), IFNULL(price,'N'), IFNULL(ratio,'N'), IFNULL(small,'N'), " +
+		"IFNULL(flag,'N'), IFNULL(big,'N'), IFNULL(HEX(body),'N'), IFNULL(HEX(CONVERT(note USING utf8mb4)),'N'), " +
+		"IFNULL(at,'N'), IFNULL(day,'N'), IFNULL(n,'N'))"
+)
+
+// fill creates the source table src (and its InnoDB copy src_expect) and
+// the destination table dst, and puts n rows of mixed values in src.
+func fill(t *testing.T, src, dst string, n int) {
+	t.Helper()
+	exec1(t, srcBox.db, "DROP TABLE IF EXISTS "+src, "DROP TABLE IF EXISTS "+src+"_expect",
+		"CREATE TABLE "+src+" ("+srcCols+") ENGINE=queue",
+		"CREATE TABLE "+src+"_expect ("+srcCols+") ENGINE=InnoDB")
+	exec1(t, dstBox.db, "DROP TABLE IF EXISTS "+dst, "CREATE TABLE "+dst+" ("+dstCols+") ENGINE=queue")
+	rng := rand.New(rand.NewSource(int64(n)))
+	names := []string{"plain", "it's", `back\slash`, "emoji 😀", "", "tab\tand\nnewline", "ünïcödé"}
+	notes := []string{"café", "", "quote ' and \" double", `\N`, "NULL", "x"}
+	p := client.NewProducer(srcBox.db, src, "id", "name", "price", "ratio", "small", "flag", "big", "body",
+		"note", "at", "day", "n")
+	p.BatchSize = 200
+	null := func(v any) any {
+		if rng.Intn(8) == 0 {
+			return nil
+		}
+		return v
+	}
+	ctx := context.Background()
+	for i := 1; i <= n; i++ {
+		body := make([]byte, rng.Intn(40))
+		rng.Read(body)
+		if len(body) > 2 {
+			body[0], body[1] = 0, '\''
+		}
+		at := time.Date(2000+rng.Intn(30), time.Month(1+rng.Intn(12)), 1+rng.Intn(28), rng.Intn(24), rng.Intn(60),
+			rng.Intn(60), rng.Intn(1e6)*1000, time.UTC).Format("2006-01-02 15:04:05.000000")
+		err := p.Add(ctx, i,
+			null(names[rng.Intn(len(names))]),
+			null(fmt.Sprintf("%d.%03d", rng.Intn(1e6)-5e5, rng.Intn(1000))),
+			null(rng.NormFloat64()*1e6),
+			null(strconv.FormatFloat(float64(rng.Float32()), 'g', -1, 32)),
+			null(rng.Intn(256)-128),
+			null(rng.Uint64()),
+			null(body),
+			null(notes[rng.Intn(len(notes))]),
+			null(at),
+			null(at[:10]),
+			null(rng.Int31()),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	exec1(t, srcBox.db, "INSERT INTO "+src+"_expect SELECT * FROM "+src)
+}
+
+func canonRows(t *testing.T, db *sql.DB, table string) []string {
+	t.Helper()
+	rows, err := db.Query("SELECT " + canon + " FROM " + table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var r []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		r = append(r, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(r)
+	return r
+}
+
+// checkExactlyOnce compares the destination with the source's copy: every
+// row once, same values.
+func checkExactlyOnce(t *testing.T, src, dst string, n int) {
+	t.Helper()
+	if left := count(srcBox.db, src); left != 0 {
+		t.Errorf("%d rows left in the source", left)
+	}
+	want := canonRows(t, srcBox.db, src+"_expect")
+	got := canonRows(t, dstBox.db, dst)
+	if len(want) != n {
+		t.Fatalf("source copy has %d rows, want %d", len(want), n)
+	}
+	if slices.Equal(got, want) {
+		return
+	}
+	seen := map[string]int{}
+	for _, g := range got {
+		seen[g]++
+	}
+	dups, lost := 0, 0
+	for _, w := range want {
+		switch seen[w] {
+		case 0:
+			lost++
+		case 1:
+		default:
+			dups++
+		}
+		delete(seen, w)
+	}
+	t.Fatalf("destination has %d rows for %d: %d lost, %d duplicated, %d unexpected", len(got), n, lost, dups, len(seen))
+}
+
+// N rows of mixed types arrive once, with the columns matched by name.
+func TestForwardMixedTypes(t *testing.T) {
+	needServers(t)
+	const n = 1500
+	fill(t, "fw_mixed", "fw_mixed", n)
+	p := startForwarder(t, "--sender", "1", srcBox.dbi("fw_mixed"), dstBox.dbi("fw_mixed"))
+	waitFor(t, "all rows at the destination", 60*time.Second, func() bool { return count(dstBox.db, "fw_mixed") >= n })
+	p.stop(t)
+	checkExactlyOnce(t, "fw_mixed", "fw_mixed", n)
+	t.Logf("%s", lastLine(p.out.String()))
+}
+
+// SIGKILL of the forwarder at random moments, then a restart: nothing
+// lost, nothing duplicated.
+func TestForwardKillForwarder(t *testing.T) {
+	needServers(t)
+	const n = 5000
+	fill(t, "fw_kill", "fw_kill", n)
+	// A Go DSN on one side, Q4M's on the other.
+	dst := "root@tcp(127.0.0.1:" + strconv.Itoa(dstBox.port) + ")/test"
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	kills := 0
+	for i := 0; i < 15 && count(srcBox.db, "fw_kill") != 0; i++ {
+		p := startForwarder(t, "--sender", "2", "--dst-table", "fw_kill", srcBox.dbi("fw_kill"), dst)
+		time.Sleep(time.Duration(50+rng.Intn(300)) * time.Millisecond)
+		p.kill()
+		kills++
+	}
+	p := startForwarder(t, "--sender", "2", "--dst-table", "fw_kill", srcBox.dbi("fw_kill"), dst)
+	waitFor(t, "the source drained", 60*time.Second, func() bool {
+		return count(srcBox.db, "fw_kill") == 0 && count(dstBox.db, "fw_kill") >= n
+	})
+	p.stop(t)
+	t.Logf("%d kills; %s", kills, lastLine(p.out.String()))
+	checkExactlyOnce(t, "fw_kill", "fw_kill", n)
+}
+
+// kill -9 of the destination server while rows are forwarded, then a
+// restart: the forwarder reconnects; nothing lost, nothing duplicated.
+func TestForwardDestinationCrash(t *testing.T) {
+	needServers(t)
+	const n = 3000
+	fill(t, "fw_crash", "fw_crash", n)
+	p := startForwarder(t, "--sender", "3", srcBox.dbi("fw_crash"), dstBox.dbi("fw_crash"))
+	waitFor(t, "a third of the rows", 60*time.Second, func() bool { return count(dstBox.db, "fw_crash") >= n/3 })
+	dstBox.crash(t)
+	time.Sleep(300 * time.Millisecond)
+	dstBox.start(t)
+	waitFor(t, "the source drained", 90*time.Second, func() bool {
+		return count(srcBox.db, "fw_crash") == 0 && count(dstBox.db, "fw_crash") >= n
+	})
+	p.stop(t)
+	out := p.out.String()
+	if c := strings.Count(out, "destination"); c < 1 || c > 4 {
+		t.Errorf("%d log lines about the destination for one crash:\n%s", c, out)
+	}
+	t.Logf("%s", lastLine(out))
+	checkExactlyOnce(t, "fw_crash", "fw_crash", n)
+}
+
+// kill -9 of the source server: the row in flight is offered again after
+// the restart and dropped by the destination.
+func TestForwardSourceCrash(t *testing.T) {
+	needServers(t)
+	const n = 2000
+	fill(t, "fw_scrash", "fw_scrash", n)
+	p := startForwarder(t, "--sender", "4", srcBox.dbi("fw_scrash"), dstBox.dbi("fw_scrash"))
+	waitFor(t, "a third of the rows", 60*time.Second, func() bool { return count(dstBox.db, "fw_scrash") >= n/3 })
+	srcBox.crash(t)
+	time.Sleep(300 * time.Millisecond)
+	srcBox.start(t)
+	waitFor(t, "the source drained", 90*time.Second, func() bool {
+		return count(srcBox.db, "fw_scrash") == 0 && count(dstBox.db, "fw_scrash") >= n
+	})
+	p.stop(t)
+	t.Logf("%s", lastLine(p.out.String()))
+	checkExactlyOnce(t, "fw_scrash", "fw_scrash", n)
+}
+
+// After the source table is recreated its row ids restart: without --reset
+// the destination drops them as already received; --reset sets the mark
+// with the first row.
+func TestForwardReset(t *testing.T) {
+	needServers(t)
+	exec1(t, srcBox.db, "DROP TABLE IF EXISTS fw_reset", "CREATE TABLE fw_reset (id INT NOT NULL, v VARCHAR(10)) ENGINE=queue",
+		"INSERT INTO fw_reset SELECT seq, CONCAT('a', seq) FROM seq_1_to_100")
+	exec1(t, dstBox.db, "DROP TABLE IF EXISTS fw_reset", "CREATE TABLE fw_reset (v VARCHAR(10), id INT NOT NULL) ENGINE=queue")
+	run := func(want int, args ...string) string {
+		t.Helper()
+		p := startForwarder(t, append(args, srcBox.dbi("fw_reset"), dstBox.dbi("fw_reset"))...)
+		waitFor(t, "the source drained", 30*time.Second, func() bool {
+			return count(srcBox.db, "fw_reset") == 0 && count(dstBox.db, "fw_reset") >= want
+		})
+		p.stop(t)
+		if got := count(dstBox.db, "fw_reset"); got != want {
+			t.Fatalf("destination has %d rows, want %d\n%s", got, want, p.out)
+		}
+		return p.out.String()
+	}
+	run(100, "--sender", "5")
+
+	exec1(t, srcBox.db, "DROP TABLE fw_reset", "CREATE TABLE fw_reset (id INT NOT NULL, v VARCHAR(10)) ENGINE=queue",
+		"INSERT INTO fw_reset VALUES (1000, 'dropped')")
+	run(100, "--sender", "5") // row 1 of the new table is dropped as already received
+	exec1(t, srcBox.db, "INSERT INTO fw_reset SELECT 1000 + seq, CONCAT('b', seq) FROM seq_1_to_50")
+	if out := run(150, "--sender", "5", "--reset"); !strings.Contains(out, "reset: relay mark of sender 5 set to source row 2") {
+		t.Errorf("no reset line:\n%s", out)
+	}
+	exec1(t, srcBox.db, "INSERT INTO fw_reset SELECT 2000 + seq, CONCAT('c', seq) FROM seq_1_to_10")
+	run(160, "--sender", "5")
+	var ids string
+	if err := dstBox.db.QueryRow("SELECT CONCAT(MIN(id), '..', MAX(id), ' ', COUNT(DISTINCT id)) FROM fw_reset WHERE id > 1000").Scan(&ids); err != nil {
+		t.Fatal(err)
+	}
+	if ids != "1001..2010 60" {
+		t.Errorf("rows after the reset: %s", ids)
+	}
+}
+
+// A bad destination table is an error that ends the forwarder (status 1)
+// and gives the source row back.
+func TestForwardMissingTable(t *testing.T) {
+	needServers(t)
+	exec1(t, srcBox.db, "DROP TABLE IF EXISTS fw_missing", "CREATE TABLE fw_missing (v INT) ENGINE=queue",
+		"INSERT INTO fw_missing VALUES (1)")
+	exec1(t, dstBox.db, "DROP TABLE IF EXISTS fw_missing")
+	p := startForwarder(t, srcBox.dbi("fw_missing"), dstBox.dbi("fw_missing"))
+	select {
+	case err := <-p.done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Errorf("exit: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("forwarder did not give up on a missing table")
+	}
+	if !strings.Contains(p.out.String(), "doesn't exist") {
+		t.Errorf("output:\n%s", p.out)
+	}
+	if c := count(srcBox.db, "fw_missing"); c != 1 {
+		t.Errorf("source has %d rows, want the row back", c)
+	}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
