@@ -18,6 +18,7 @@ import (
 // exactly once, with queue_set_srcid(sender, 'a', rowid) before each INSERT.
 type forwarder struct {
 	src, dst     endpoint
+	spec         string // queue_wait's spec: the source table[:condition]
 	srcDB, dstDB *sql.DB
 	sender       int
 	reset        bool // the next transfer uses mode 'w'
@@ -35,7 +36,7 @@ type forwarder struct {
 	forwarded atomic.Int64
 }
 
-func newForwarder(src, dst endpoint, sender int, reset bool, logger *log.Logger) (*forwarder, error) {
+func newForwarder(src, dst endpoint, cond string, sender int, reset bool, logger *log.Logger) (*forwarder, error) {
 	srcDB, err := client.OpenConfig(src.cfg)
 	if err != nil {
 		return nil, err
@@ -45,7 +46,11 @@ func newForwarder(src, dst endpoint, sender int, reset bool, logger *log.Logger)
 		srcDB.Close()
 		return nil, err
 	}
-	f := &forwarder{src: src, dst: dst, srcDB: srcDB, dstDB: dstDB, sender: sender, reset: reset,
+	spec := src.table
+	if cond != "" {
+		spec += ":" + cond
+	}
+	f := &forwarder{src: src, dst: dst, spec: spec, srcDB: srcDB, dstDB: dstDB, sender: sender, reset: reset,
 		log: logger, stmtTimeout: 60 * time.Second}
 	f.cons = client.NewConsumer(srcDB)
 	f.cons.Logf = func(format string, args ...any) {
@@ -67,7 +72,7 @@ func (f *forwarder) close() {
 func (f *forwarder) run(ctx context.Context) error {
 	defer f.close()
 	for {
-		m, err := f.cons.Wait(ctx, f.src.table)
+		m, err := f.cons.Wait(ctx, f.spec)
 		if ctx.Err() != nil {
 			return nil // Wait owns nothing after a cancelled context
 		}

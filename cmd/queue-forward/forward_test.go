@@ -467,6 +467,55 @@ func TestForwardReset(t *testing.T) {
 	}
 }
 
+// Fan-in: two source tables into one destination table, one sender slot
+// each. Fan-out: one source table split by disjoint conditions over two
+// forwarders into two destination tables. A forwarder of each kind is
+// killed once on the way.
+func TestForwardFanInFanOut(t *testing.T) {
+	needServers(t)
+	const n = 600
+	exec1(t, dstBox.db, "DROP TABLE IF EXISTS fw_in", "CREATE TABLE fw_in (src CHAR(1), id BIGINT NOT NULL) ENGINE=queue",
+		"DROP TABLE IF EXISTS fw_even", "CREATE TABLE fw_even (id BIGINT NOT NULL, src CHAR(1)) ENGINE=queue",
+		"DROP TABLE IF EXISTS fw_odd", "CREATE TABLE fw_odd (id BIGINT NOT NULL, src CHAR(1)) ENGINE=queue")
+	for _, s := range []string{"a", "b", "c"} {
+		exec1(t, srcBox.db, "DROP TABLE IF EXISTS fw_"+s, "CREATE TABLE fw_"+s+" (id BIGINT NOT NULL, src CHAR(1)) ENGINE=queue",
+			fmt.Sprintf("INSERT INTO fw_%s SELECT seq, '%s' FROM seq_1_to_%d", s, s, n))
+	}
+	start := func(args ...string) *proc { return startForwarder(t, args...) }
+	ps := []*proc{
+		start("--sender", "6", srcBox.dbi("fw_a"), dstBox.dbi("fw_in")),
+		start("--sender", "7", srcBox.dbi("fw_b"), dstBox.dbi("fw_in")),
+		start("--sender", "8", "--src-cond", "id % 2 = 0", srcBox.dbi("fw_c"), dstBox.dbi("fw_even")),
+		start("--sender", "8", "--src-cond", "id % 2 = 1", srcBox.dbi("fw_c"), dstBox.dbi("fw_odd")),
+	}
+	time.Sleep(300 * time.Millisecond)
+	for _, i := range []int{1, 3} {
+		ps[i].kill()
+	}
+	ps[1] = start("--sender", "7", srcBox.dbi("fw_b"), dstBox.dbi("fw_in"))
+	ps[3] = start("--sender", "8", "--src-cond", "id % 2 = 1", srcBox.dbi("fw_c"), dstBox.dbi("fw_odd"))
+	waitFor(t, "the sources drained", 60*time.Second, func() bool {
+		return count(srcBox.db, "fw_a")+count(srcBox.db, "fw_b")+count(srcBox.db, "fw_c") == 0 &&
+			count(dstBox.db, "fw_in") >= 2*n && count(dstBox.db, "fw_even")+count(dstBox.db, "fw_odd") >= n
+	})
+	for _, p := range ps {
+		p.stop(t)
+	}
+	for _, c := range []struct{ q, want string }{
+		{"SELECT CONCAT(COUNT(*), ' ', COUNT(DISTINCT src, id)) FROM fw_in", fmt.Sprintf("%d %d", 2*n, 2*n)},
+		{"SELECT CONCAT(COUNT(*), ' ', COUNT(DISTINCT id), ' ', SUM(id % 2)) FROM fw_even", fmt.Sprintf("%d %d 0", n/2, n/2)},
+		{"SELECT CONCAT(COUNT(*), ' ', COUNT(DISTINCT id), ' ', SUM(id % 2)) FROM fw_odd", fmt.Sprintf("%d %d %d", n/2, n/2, n/2)},
+	} {
+		var got string
+		if err := dstBox.db.QueryRow(c.q).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("%s: %s, want %s", c.q, got, c.want)
+		}
+	}
+}
+
 // A bad destination table is an error that ends the forwarder (status 1)
 // and gives the source row back.
 func TestForwardMissingTable(t *testing.T) {

@@ -37,6 +37,8 @@ func run(args []string) int {
 	reset := fs.Bool("reset", false, "the first row sets the relay mark even if lower (the source table was recreated)")
 	srcTable := fs.String("src-table", "", "source table (with a Go DSN)")
 	dstTable := fs.String("dst-table", "", "destination table (with a Go DSN)")
+	srcCond := fs.String("src-cond", "", "forward only the source rows matching this queue_wait condition\n"+
+		"(fan-out: one forwarder per disjoint condition, see docs/SCALING.md)")
 	userFlag := fs.String("user", "", "user for both servers (else MYSQL_USER, ~/.my.cnf [client], the login name)")
 	passFlag := fs.String("password", "", "password for both servers (better: MYSQL_PWD or ~/.my.cnf)")
 	optFile := fs.String("defaults-file", defaultOptionFile(), "option file read for user and password ([client])")
@@ -98,7 +100,7 @@ func run(args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	f, err := newForwarder(src, dst, *sender, *reset, logger)
+	f, err := newForwarder(src, dst, *srcCond, *sender, *reset, logger)
 	if err != nil {
 		logger.Print(err)
 		return 1
@@ -107,7 +109,11 @@ func run(args []string) int {
 	if *reset {
 		mode = "w for the first row"
 	}
-	logger.Printf("forwarding %s -> %s, sender %d, mode %s", src, dst, *sender, mode)
+	cond := ""
+	if *srcCond != "" {
+		cond = " where " + *srcCond
+	}
+	logger.Printf("forwarding %s%s -> %s, sender %d, mode %s", src, cond, dst, *sender, mode)
 	rctx, rstop := context.WithCancel(ctx)
 	go f.report(rctx, *stats)
 	start := time.Now()
