@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"log"
 	"strconv"
@@ -139,7 +140,9 @@ func (f *forwarder) deliver(ctx context.Context, m client.Message) error {
 			f.forwarded.Add(1)
 			return nil
 		}
-		if !client.IsConnLost(err) {
+		// A statement that outlived stmtTimeout had its connection closed
+		// by the driver: the same as a lost connection.
+		if !client.IsConnLost(err) && !errors.Is(err, context.DeadlineExceeded) {
 			return err
 		}
 		f.dropDst()

@@ -381,7 +381,14 @@ func TestForwardKillForwarder(t *testing.T) {
 		return count(srcBox.db, "fw_kill") == 0 && count(dstBox.db, "fw_kill") >= n
 	})
 	p.stop(t)
-	t.Logf("%d kills; %s", kills, lastLine(p.out.String()))
+	var stats string
+	_ = srcBox.db.QueryRow("SELECT queue_stats('fw_kill')").Scan(&stats)
+	for _, l := range strings.Split(stats, "\n") {
+		if strings.HasPrefix(l, "restored_by_close") {
+			stats = l
+		}
+	}
+	t.Logf("%d kills (source %s); %s", kills, stats, lastLine(p.out.String()))
 	checkExactlyOnce(t, "fw_kill", "fw_kill", n)
 }
 
