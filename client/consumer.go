@@ -58,6 +58,7 @@ type Consumer struct {
 	id   int64 // the server's CONNECTION_ID() of conn
 
 	inOwner bool     // the connection is in owner mode
+	wasLost bool     // a lost connection was logged and not yet replaced
 	owned   *Message // the owned row, nil when none
 
 	// PollTimeout is the timeout of each queue_wait call (default 60 s);
@@ -391,6 +392,7 @@ func (c *Consumer) connect(ctx context.Context) error {
 	for attempt := 1; ; attempt++ {
 		err := c.dial(ctx)
 		if err == nil {
+			c.wasLost = false
 			if attempt > 1 {
 				c.logf("client: connected again after %d attempts (connection %d)", attempt, c.id)
 			}
@@ -402,7 +404,7 @@ func (c *Consumer) connect(ctx context.Context) error {
 		if !IsConnLost(err) {
 			return err
 		}
-		if attempt == 1 {
+		if attempt == 1 && !c.wasLost {
 			c.logf("client: cannot connect, retrying: %v", err)
 		}
 		if err := b.Sleep(ctx); err != nil {
@@ -434,6 +436,7 @@ func (c *Consumer) lost(err error) {
 		c.logf("client: connection %d lost (%v)", c.id, err)
 	}
 	c.drop()
+	c.wasLost = true
 }
 
 func (c *Consumer) drop() {

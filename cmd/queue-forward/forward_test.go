@@ -411,6 +411,11 @@ func TestForwardDestinationCrash(t *testing.T) {
 	if c := strings.Count(out, "destination"); c < 1 || c > 4 {
 		t.Errorf("%d log lines about the destination for one crash:\n%s", c, out)
 	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "destination") {
+			t.Log(l)
+		}
+	}
 	t.Logf("%s", lastLine(out))
 	checkExactlyOnce(t, "fw_crash", "fw_crash", n)
 }
@@ -430,6 +435,11 @@ func TestForwardSourceCrash(t *testing.T) {
 		return count(srcBox.db, "fw_scrash") == 0 && count(dstBox.db, "fw_scrash") >= n
 	})
 	p.stop(t)
+	for _, l := range strings.Split(p.out.String(), "\n") {
+		if strings.Contains(l, "source") && !strings.Contains(l, "forwarding") {
+			t.Log(l)
+		}
+	}
 	t.Logf("%s", lastLine(p.out.String()))
 	checkExactlyOnce(t, "fw_scrash", "fw_scrash", n)
 }
