@@ -533,6 +533,33 @@ func TestForwardFanInFanOut(t *testing.T) {
 	}
 }
 
+// SIGTERM while the destination is unreachable: the owned source row is
+// given back with queue_abort and the forwarder exits 0.
+func TestForwardSignalGivesRowBack(t *testing.T) {
+	needServers(t)
+	exec1(t, srcBox.db, "DROP TABLE IF EXISTS fw_sig", "CREATE TABLE fw_sig (v INT) ENGINE=queue",
+		"INSERT INTO fw_sig VALUES (1), (2)")
+	// Nothing listens on port 1: connection refused, retried with backoff.
+	p := startForwarder(t, srcBox.dbi("fw_sig"), "dbi:mysql:database=test;host=127.0.0.1;port=1;table=fw_sig")
+	waitFor(t, "the unreachable destination logged", 10*time.Second, func() bool {
+		return strings.Contains(p.out.String(), "unreachable")
+	})
+	p.stop(t)
+	if c := strings.Count(p.out.String(), "unreachable"); c != 1 {
+		t.Errorf("%d lines about the unreachable destination:\n%s", c, p.out)
+	}
+	var stats string
+	if err := srcBox.db.QueryRow("SELECT queue_stats('fw_sig')").Scan(&stats); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stats, "restored_by_abort: 1\n") || !strings.Contains(stats, "restored_by_close: 0\n") {
+		t.Errorf("the row was not given back by queue_abort:\n%s", stats)
+	}
+	if c := count(srcBox.db, "fw_sig"); c != 2 {
+		t.Errorf("source has %d rows, want 2", c)
+	}
+}
+
 // A bad destination table is an error that ends the forwarder (status 1)
 // and gives the source row back.
 func TestForwardMissingTable(t *testing.T) {
