@@ -222,6 +222,14 @@ func (e endpoint) apply(flags, others credentials, osUser string) {
 		e.cfg.Passwd = c.password
 	}
 	e.cfg.ParseTime = false // dates travel as text
+	// TIMESTAMP values travel as text too: read and write them in UTC so
+	// servers in different time zones agree on the instant.
+	if e.cfg.Params == nil {
+		e.cfg.Params = map[string]string{}
+	}
+	if _, ok := e.cfg.Params["time_zone"]; !ok {
+		e.cfg.Params["time_zone"] = "'+00:00'"
+	}
 	if e.cfg.Timeout == 0 {
 		e.cfg.Timeout = 5 * time.Second
 	}

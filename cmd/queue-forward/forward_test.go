@@ -230,15 +230,17 @@ func (p *proc) kill() {
 const (
 	srcCols = "id BIGINT NOT NULL, name VARCHAR(60) CHARACTER SET utf8mb4, price DECIMAL(12,3), ratio DOUBLE, " +
 		"small FLOAT, flag TINYINT, big BIGINT UNSIGNED, body BLOB, note TEXT CHARACTER SET utf8mb4, " +
-		"at DATETIME(6), day DATE, n INT"
-	dstCols = "n INT, day DATE, at DATETIME(6), note TEXT CHARACTER SET latin1, body BLOB, big BIGINT UNSIGNED, " +
+		"at DATETIME(6), day DATE, n INT, bits BIT(12), e ENUM('x','y z'), st SET('a','b','c'), tm TIME(3), " +
+		"ts TIMESTAMP(2) NULL"
+	dstCols = "ts TIMESTAMP(2) NULL, tm TIME(3), st SET('a','b','c'), e ENUM('x','y z'), bits BIT(12), n INT, day DATE, at DATETIME(6), note TEXT CHARACTER SET latin1, body BLOB, big BIGINT UNSIGNED, " +
 		"flag TINYINT, small FLOAT, ratio DOUBLE, price DECIMAL(12,3), name VARCHAR(60) CHARACTER SET utf8mb4, " +
 		"id BIGINT NOT NULL"
 	// canon is one comparable string per row, independent of column order
 	// and character set.
 	canon = "CONCAT_WS('|', id, IFNULL(HEX(name),'N'), IFNULL(price,'N'), IFNULL(ratio,'N'), IFNULL(small,'N'), " +
 		"IFNULL(flag,'N'), IFNULL(big,'N'), IFNULL(HEX(body),'N'), IFNULL(HEX(CONVERT(note USING utf8mb4)),'N'), " +
-		"IFNULL(at,'N'), IFNULL(day,'N'), IFNULL(n,'N'))"
+		"IFNULL(at,'N'), IFNULL(day,'N'), IFNULL(n,'N'), IFNULL(HEX(bits),'N'), IFNULL(e,'N'), IFNULL(st,'N'), " +
+		"IFNULL(tm,'N'), IFNULL(ts,'N'))"
 )
 
 // fill creates the source table src (and its InnoDB copy src_expect) and
@@ -253,7 +255,7 @@ func fill(t *testing.T, src, dst string, n int) {
 	names := []string{"plain", "it's", `back\slash`, "emoji 😀", "", "tab\tand\nnewline", "ünïcödé"}
 	notes := []string{"café", "", "quote ' and \" double", `\N`, "NULL", "x"}
 	p := client.NewProducer(srcBox.db, src, "id", "name", "price", "ratio", "small", "flag", "big", "body",
-		"note", "at", "day", "n")
+		"note", "at", "day", "n", "bits", "e", "st", "tm", "ts")
 	p.BatchSize = 200
 	null := func(v any) any {
 		if rng.Intn(8) == 0 {
@@ -282,6 +284,11 @@ func fill(t *testing.T, src, dst string, n int) {
 			null(at),
 			null(at[:10]),
 			null(rng.Int31()),
+			null(rng.Intn(4096)),
+			null([]string{"x", "y z"}[rng.Intn(2)]),
+			null([]string{"", "a", "b,c", "a,b,c"}[rng.Intn(4)]),
+			null(fmt.Sprintf("%d:%02d:%02d.%03d", rng.Intn(1600)-800, rng.Intn(60), rng.Intn(60), rng.Intn(1000))),
+			null(at[:22]),
 		)
 		if err != nil {
 			t.Fatal(err)
