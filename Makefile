@@ -72,3 +72,4 @@ clean:
 # stress, stress-full, stress-measure).
 include bench.mk
 include stress.mk
+include forward.mk

@@ -53,6 +53,9 @@ scripts/sandbox.sh status >/dev/null 2>&1 && sandbox_was_running=1
 run_target stress stress
 # The benchmark harness on tiny counts (no timing), so it keeps working.
 run_target bench-smoke bench-smoke
+# The relay between two servers of their own (ports 3327, 3328): exactly
+# once across kills of the forwarder and of either server (forward.mk).
+run_target forward-test forward-test
 [ $sandbox_was_running = 1 ] || scripts/sandbox.sh stop >/dev/null 2>&1 || true
 
 echo "$passed passed, $failed failed"
