@@ -20,6 +20,8 @@ stress: build stress-bin
 	@QUEUE_SANDBOX_PORT=$(STRESS_PORT) scripts/sandbox.sh start
 	$(STRESS_BIN) $(STRESS_ARGS) -quick
 	$(STRESS_BIN) $(STRESS_ARGS) -quick -crash
+	$(STRESS_BIN) $(STRESS_ARGS) -quick -one-statement
+	$(STRESS_BIN) $(STRESS_ARGS) -quick -crash -one-statement
 
 stress-full: build stress-bin
 	@QUEUE_SANDBOX_PORT=$(STRESS_PORT) scripts/sandbox.sh start

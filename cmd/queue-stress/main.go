@@ -39,6 +39,9 @@ type config struct {
 	pidFile    string
 	restartCmd string
 	verbose    bool
+	// oneStatement consumes with SELECT id FROM t WHERE queue_wait(t, 1):
+	// one statement per message instead of queue_wait then SELECT.
+	oneStatement bool
 }
 
 func main() {
@@ -57,6 +60,7 @@ func main() {
 	flag.StringVar(&c.pidFile, "pidfile", "var/sandbox/mysqld.pid", "-crash: the server's pid file")
 	flag.StringVar(&c.restartCmd, "restart", "scripts/sandbox.sh start", "-crash: shell command that starts the server again")
 	flag.BoolVar(&c.verbose, "v", false, "progress output")
+	flag.BoolVar(&c.oneStatement, "one-statement", false, "consume with SELECT id FROM t WHERE queue_wait('t', 1) (one statement per message)")
 	flag.Parse()
 	if *quick {
 		c.producers, c.consumers, c.messages, c.timeout = 3, 4, 3000, 50*time.Second
