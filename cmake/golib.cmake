@@ -15,9 +15,11 @@ function(add_go_c_shared target output package)
   add_custom_command(
     OUTPUT "${output}"
     COMMAND ${CMAKE_COMMAND} -E env CGO_ENABLED=1
-            ${GO_EXECUTABLE} build -trimpath -buildmode=c-shared -o "${output}" "${package}"
+            ${GO_EXECUTABLE} build -trimpath -buildmode=c-shared
+            "-ldflags=-extldflags=-Wl,--version-script=${CMAKE_SOURCE_DIR}/engine/exports.map"
+            -o "${output}" "${package}"
     WORKING_DIRECTORY "${CMAKE_SOURCE_DIR}"
-    DEPENDS ${go_sources} ${go_mod}
+    DEPENDS ${go_sources} ${go_mod} "${CMAKE_SOURCE_DIR}/engine/exports.map"
     COMMENT "go build -buildmode=c-shared ${package}"
     VERBATIM)
   add_custom_target(${target} DEPENDS "${output}")

@@ -1,6 +1,8 @@
 // Command engine is the C ABI of the queue store, built as libqueue_core.so
 // with `go build -buildmode=c-shared`. ha_queue.so (the MariaDB handler and
-// the SQL functions) is its only caller; queue_core.h is the contract.
+// the SQL functions) is its only caller; queue_core.h is the contract, and
+// exports.map (given to the linker by the build) limits the library's
+// dynamic symbols to it.
 //
 // This layer holds no queue logic. It keeps registries that turn Go objects
 // into uint64 handles (0 is never valid), maps core's sentinel errors to QC_*
