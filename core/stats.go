@@ -23,17 +23,96 @@ type Stats struct {
 	RecoveredBytes uint64
 	// Segments is the number of segment files.
 	Segments int
+	// Owned is the number of live rows owned by consumers; Waiters the
+	// number of queue_wait calls registered on the table.
+	Owned, Waiters uint64
+	// LastCompaction is when a compaction of the table last completed
+	// since it was opened (unix seconds, 0 if none).
+	LastCompaction int64
+}
+
+// Global are the counters of every table of the process since it started,
+// tables dropped or closed included (SHOW ENGINE QUEUE STATUS, status
+// variables).
+type Global struct {
+	RowsWritten, RowsRemoved uint64
+	// AppendCommits and RemoveCommits are the group commits that wrote at
+	// least one row, removed at least one row.
+	AppendCommits, RemoveCommits uint64
+	Syncs, Compactions           uint64 // group commits synced; compactions done
+}
+
+// global backs GlobalStats: the table counters below add to it too.
+var global struct {
+	rowsWritten, rowsRemoved     atomic.Uint64
+	appendCommits, removeCommits atomic.Uint64
+	syncs, compactions           atomic.Uint64
+}
+
+// GlobalStats returns the process-wide counters.
+func GlobalStats() Global {
+	return Global{
+		RowsWritten:   global.rowsWritten.Load(),
+		RowsRemoved:   global.rowsRemoved.Load(),
+		AppendCommits: global.appendCommits.Load(),
+		RemoveCommits: global.removeCommits.Load(),
+		Syncs:         global.syncs.Load(),
+		Compactions:   global.compactions.Load(),
+	}
+}
+
+// The counters of a table that also count process-wide: Add adds to the
+// table's count and to global's. The group commit adds rows written and
+// rows removed once per commit (zero included), which is how commits with
+// appends and with removals are counted.
+type (
+	writtenCounter    struct{ atomic.Uint64 }
+	removedCounter    struct{ atomic.Uint64 }
+	syncCounter       struct{ atomic.Uint64 }
+	compactionCounter struct {
+		atomic.Uint64
+		last atomic.Int64 // unix seconds of the last Add
+	}
+)
+
+func (c *writtenCounter) Add(n uint64) uint64 {
+	if n > 0 {
+		global.appendCommits.Add(1)
+		global.rowsWritten.Add(n)
+	}
+	return c.Uint64.Add(n)
+}
+
+func (c *removedCounter) Add(n uint64) uint64 {
+	if n > 0 {
+		global.removeCommits.Add(1)
+		global.rowsRemoved.Add(n)
+	}
+	return c.Uint64.Add(n)
+}
+
+func (c *syncCounter) Add(n uint64) uint64 {
+	global.syncs.Add(n)
+	return c.Uint64.Add(n)
+}
+
+func (c *compactionCounter) Add(n uint64) uint64 {
+	global.compactions.Add(n)
+	c.last.Store(time.Now().Unix())
+	return c.Uint64.Add(n)
 }
 
 // counters are the table's event counters, updated without locks.
 type counters struct {
-	rowsWritten, rowsRemoved   atomic.Uint64
+	rowsWritten                writtenCounter
+	rowsRemoved                removedCounter
 	bytesWritten               atomic.Uint64
 	waitImmediate, waitDelayed atomic.Uint64
 	waitTimeout                atomic.Uint64
 	restoredByAbort            atomic.Uint64
 	restoredByClose            atomic.Uint64
-	syncs, compactions         atomic.Uint64
+	syncs                      syncCounter
+	compactions                compactionCounter
 	recoveredBytes             atomic.Uint64
 
 	ownerEpoch atomic.Uint64          // see OwnerEpoch
@@ -53,12 +132,15 @@ func (t *Table) Stats() Stats {
 		Syncs:           t.st.syncs.Load(),
 		Compactions:     t.st.compactions.Load(),
 		RecoveredBytes:  t.st.recoveredBytes.Load(),
+		Waiters:         uint64(max(t.nwaiters.Load(), 0)),
+		LastCompaction:  t.st.compactions.last.Load(),
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	s.LiveRows = t.live
 	s.NextRowID = t.nextID
 	s.Segments = len(t.segs)
+	s.Owned = uint64(len(t.owned))
 	for _, seg := range t.segs {
 		s.BytesTotal += uint64(seg.liveBytes + seg.deadBytes)
 		s.BytesRemoved += uint64(seg.deadBytes)

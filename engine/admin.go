@@ -39,8 +39,13 @@ func copyText(text string, buf *C.char, capacity C.size_t, length *C.size_t) C.i
 //export qc_admin
 func qc_admin(op C.int, path *C.char, buf *C.char, capacity C.size_t, length *C.size_t, e *C.qc_err) (rc C.int) {
 	defer recoverToCode(&rc, e)
-	if op == C.QC_ADMIN_STATUS {
+	switch op {
+	case C.QC_ADMIN_STATUS:
 		return copyText(engineStatus(), buf, capacity, length)
+	case C.QC_ADMIN_COUNTERS:
+		return adminCounters(buf, capacity, length)
+	case C.QC_ADMIN_TABLES:
+		return adminTables(buf, capacity, length)
 	}
 	if path == nil {
 		return setErr(e, errCode(qcEINVAL, "queue: NULL path"))
@@ -58,44 +63,25 @@ func qc_admin(op C.int, path *C.char, buf *C.char, capacity C.size_t, length *C.
 	return setErr(e, errCode(qcEINVAL, "queue: unknown administrative operation %d", int(op)))
 }
 
-// engineStatus is SHOW ENGINE QUEUE STATUS's text: the library's counters,
-// one "name value" line each (a form monitoring parses as
-// ^(\w+)\s+(\d+)$), then one line per open table.
+// engineStatus is the library's part of SHOW ENGINE QUEUE STATUS (the
+// handler prints the counters of QC_ADMIN_COUNTERS before it): a few
+// "name value" lines (a form monitoring parses as ^(\w+)\s+(\d+)$), then
+// one line per open table, in a form that does not parse as a counter.
 func engineStatus() string {
-	tablesMu.Lock()
-	open := make(map[string]*tableEntry, len(tables))
-	for k, v := range tables {
-		open[k] = v
-	}
-	tablesMu.Unlock()
+	open := openTables()
 	keys := make([]string, 0, len(open))
 	for k := range open {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var syncs uint64
-	var lines strings.Builder
-	for _, k := range keys {
-		ent := open[k]
-		select {
-		case <-ent.ready:
-		default:
-			fmt.Fprintf(&lines, "%s: opening\n", k)
-			continue
-		}
-		if ent.openErr != nil {
-			continue
-		}
-		st := ent.t.Stats()
-		syncs += st.Syncs
-		fmt.Fprintf(&lines, "%s: rows=%d written=%d removed=%d bytes=%d syncs=%d compactions=%d\n",
-			k, st.LiveRows, st.RowsWritten, st.RowsRemoved, st.BytesTotal, st.Syncs, st.Compactions)
-	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "go_entries %d\n", goEntries.Load())
-	fmt.Fprintf(&b, "sys_sync %d\n", syncs)
 	fmt.Fprintf(&b, "open_tables %d\n", len(keys))
 	fmt.Fprintf(&b, "handles %d\n", tableHandles.len()+cursors.len()+sessions.len())
-	b.WriteString(lines.String())
+	for _, k := range keys {
+		st := open[k].t.Stats()
+		fmt.Fprintf(&b, "%s: rows=%d owned=%d waiting=%d written=%d removed=%d bytes=%d syncs=%d compactions=%d\n",
+			k, st.LiveRows, st.Owned, st.Waiters, st.RowsWritten, st.RowsRemoved, st.BytesTotal, st.Syncs, st.Compactions)
+	}
 	return b.String()
 }

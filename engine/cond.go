@@ -19,6 +19,7 @@ func compileCond(expr string, cols []columnMeta) (core.MatchFunc, error) {
 			NullOffset: int(c.NullOffset), NullMask: c.NullMask,
 		}
 	}
+	condCompiles.Add(1)
 	x, err := cond.Compile(expr, cc)
 	if err != nil {
 		var ce *cond.Error
@@ -27,5 +28,5 @@ func compileCond(expr string, cols []columnMeta) (core.MatchFunc, error) {
 		}
 		return nil, errCode(qcEINVAL, "queue: condition %q: %v", expr, err)
 	}
-	return x.Match, nil
+	return countedMatch(x.Match), nil
 }

@@ -154,7 +154,54 @@ typedef struct qc_owned {
   qc_row row;         /* the owned row's image and id */
 } qc_owned;
 
-enum { QC_ADMIN_STATS = 1, QC_ADMIN_COMPACT = 2, QC_ADMIN_STATUS = 3 };
+enum { QC_ADMIN_STATS = 1, QC_ADMIN_COMPACT = 2, QC_ADMIN_STATUS = 3,
+       QC_ADMIN_COUNTERS = 4, QC_ADMIN_TABLES = 5 };
+
+/* QC_ADMIN_COUNTERS: the library's counters, one snapshot (fields from
+   nearly the same instant). Counters count since the library was loaded,
+   over every table (dropped ones included); the figures marked "now" are
+   sums over the open tables. docs/OPERATIONS.md defines each one. */
+typedef struct qc_counters {
+  uint64_t sys_read;         /* pread calls on table files */
+  uint64_t sys_write;        /* pwrite calls on table files */
+  uint64_t sys_sync;         /* fdatasync/fsync calls (files and directories) */
+  uint64_t read_cachehit;    /* always 0: the library keeps no row cache */
+  uint64_t append;           /* group commits that wrote rows */
+  uint64_t remove;           /* group commits that removed rows */
+  uint64_t evaluation;       /* condition evaluations (one row, one condition) */
+  uint64_t compile;          /* condition look-ups of queue_wait, hits included */
+  uint64_t compile_cachehit; /* of which found already compiled */
+  uint64_t rows_written;
+  uint64_t rows_removed;
+  uint64_t syncs;            /* group commits made durable */
+  uint64_t compactions;      /* compactions completed */
+  uint64_t io_errors;        /* failed file operations (end of file excluded) */
+  uint64_t corrupt_skipped;  /* always 0: corrupt rows are refused, not skipped */
+  uint64_t go_entries;       /* calls into the library */
+  uint64_t open_tables;      /* now */
+  uint64_t rows_queued;      /* now: live rows, owned ones included */
+  uint64_t rows_owned;       /* now */
+  uint64_t waiting;          /* now: sessions in a pending queue_wait */
+  uint64_t bytes_total;      /* now: row bytes in table files */
+  uint64_t bytes_free;       /* now: of removed rows, not yet reclaimed */
+  uint64_t segments;         /* now: segment files */
+} qc_counters;
+
+/* QC_ADMIN_TABLES: one entry per open table, then one per table found on
+   disk only (open = 0, figures 0), ordered by path. */
+typedef struct qc_table_info {
+  char     path[512];        /* "./db/table", filename-encoded, NUL-terminated */
+  int32_t  open;             /* 1 if open in this process */
+  int32_t  segments;
+  uint64_t rows_queued;      /* live rows, owned ones included */
+  uint64_t rows_owned;
+  uint64_t waiting;          /* queue_wait calls registered on the table */
+  uint64_t bytes_live;       /* row bytes of live rows */
+  uint64_t bytes_total;      /* row bytes in the table's files */
+  uint64_t rows_written;     /* since the table was opened */
+  uint64_t rows_removed;     /* since the table was opened */
+  int64_t  last_compaction;  /* unix seconds, 0 if none since opened */
+} qc_table_info;
 enum { QC_SCAN_VISIBLE = 0, QC_SCAN_ALL = 1 };
 
 /* The Go side includes this header with QC_TYPES_ONLY defined: cgo declares
@@ -228,8 +275,13 @@ int  qc_abort(uint64_t session);
 /* --- administration ---
    QC_ADMIN_STATS: queue_stats() text of the table at path (QC_ENOENT if
    unknown); QC_ADMIN_COMPACT: compact it (no text); QC_ADMIN_STATUS: SHOW
-   ENGINE QUEUE STATUS text (path unused). Text goes to buf (cap bytes,
-   NUL-terminated), its length to *len; QC_ERANGE if it does not fit. */
+   ENGINE QUEUE STATUS text of the library and its tables (path unused).
+   Text goes to buf (cap bytes, NUL-terminated), its length to *len;
+   QC_ERANGE if it does not fit.
+   QC_ADMIN_COUNTERS: a qc_counters into buf (path unused); *len =
+   sizeof(qc_counters), QC_ERANGE if cap is smaller.
+   QC_ADMIN_TABLES: an array of qc_table_info into buf (path unused); *len =
+   the bytes of the whole array, QC_ERANGE if cap is smaller. */
 int  qc_admin(int op, const char *path, char *buf, size_t cap, size_t *len, qc_err *e);
 
 #endif /* QC_TYPES_ONLY */

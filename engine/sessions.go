@@ -104,6 +104,7 @@ func specsFor(paths, conds **C.char, n int) ([]core.Spec, error) {
 			continue
 		}
 		cols := ent.cols
+		condLookups.Add(1)
 		f, err := ent.t.Filter(expr, func() (core.MatchFunc, error) { return compileCond(expr, cols) })
 		if err != nil {
 			return nil, err

@@ -148,7 +148,7 @@ func openKey(key string, waitBusy bool) (*tableEntry, error) {
 
 	e.cols, e.openErr = readColumns(key)
 	if e.openErr == nil {
-		e.t, e.openErr = core.Open(tableDir(key), core.Options{Committer: committerMode})
+		e.t, e.openErr = core.Open(tableDir(key), core.Options{Committer: committerMode, FS: tableFS})
 		if e.openErr != nil && errors.Is(e.openErr, os.ErrNotExist) {
 			e.openErr = errCode(qcENOENT, "queue: %s is not a queue table (no %s)", key, tableDir(key))
 		}
@@ -208,7 +208,7 @@ func qc_table_create(path *C.char, cols *C.qc_column, ncols C.int, e *C.qc_err) 
 			Offset: int32(c.offset), Length: int32(c.length), NullOffset: int32(c.null_offset),
 		}
 	}
-	if err := core.Create(tableDir(key), core.Options{}); err != nil {
+	if err := core.Create(tableDir(key), core.Options{FS: tableFS}); err != nil {
 		return setErr(e, err)
 	}
 	if err := writeColumns(key, meta); err != nil {

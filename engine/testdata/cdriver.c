@@ -340,6 +340,40 @@ static long status_num(const char *name)
   return v;
 }
 
+/* the library's counters (QC_ADMIN_COUNTERS) */
+static qc_counters counters_now(void)
+{
+  qc_err e = {{0}};
+  qc_counters c;
+  size_t len = 0;
+  CHECK_RC(qc_admin(QC_ADMIN_COUNTERS, NULL, (char *)&c, sizeof(c) - 1, &len, &e), QC_ERANGE);
+  CHECK(len == sizeof(c));
+  memset(&c, 0, sizeof(c));
+  CHECK_RC(qc_admin(QC_ADMIN_COUNTERS, NULL, (char *)&c, sizeof(c), &len, &e), QC_OK);
+  CHECK(len == sizeof(c));
+  return c;
+}
+
+/* the entry of path in QC_ADMIN_TABLES; 0 if not listed */
+static int table_info(const char *path, qc_table_info *out)
+{
+  qc_err e = {{0}};
+  size_t len = 0;
+  int rc = qc_admin(QC_ADMIN_TABLES, NULL, NULL, 0, &len, &e);
+  CHECK(rc == QC_ERANGE || (rc == QC_OK && len == 0));
+  CHECK(len % sizeof(qc_table_info) == 0);
+  qc_table_info *all = malloc(len + sizeof(qc_table_info));
+  CHECK_RC(qc_admin(QC_ADMIN_TABLES, NULL, (char *)all, len + sizeof(qc_table_info), &len, &e), QC_OK);
+  int found = 0;
+  for (size_t i = 0; i < len / sizeof(qc_table_info); i++)
+    if (strcmp(all[i].path, path) == 0) {
+      *out = all[i];
+      found = 1;
+    }
+  free(all);
+  return found;
+}
+
 static int status_has(const char *needle)
 {
   qc_err e = {{0}};
@@ -503,7 +537,8 @@ int main(int argc, char **argv)
   CHECK(h0 == 0);
   CHECK(status_num("go_entries") > 0);
   CHECK(status_num("open_tables") == 0);
-  CHECK(status_num("sys_sync") == 0);
+  CHECK(counters_now().sys_sync == 0);
+  CHECK(counters_now().open_tables == 0);
   mkdir("db", 0770);
 
   /* --- tables --- */
@@ -563,7 +598,16 @@ int main(int argc, char **argv)
   CHECK(LOAD(ct->avg_row) > 0);
   CHECK(LOAD(ct->update_time) > 0);
   CHECK(LOAD(ct->owner_epoch) == epoch0);
-  CHECK(status_num("sys_sync") > 0);
+  {
+    qc_counters c = counters_now();
+    CHECK(c.sys_sync > 0 && c.sys_write > 0 && c.syncs > 0);
+    CHECK(c.rows_written == 3 && c.append == 1 && c.rows_queued == 3);
+    CHECK(c.open_tables == 1 && c.io_errors == 0 && c.go_entries > 0);
+    qc_table_info ti;
+    CHECK(table_info("./db/t", &ti));
+    CHECK(ti.open == 1 && ti.rows_queued == 3 && ti.rows_written == 3 && ti.segments >= 1);
+    CHECK(ti.bytes_live > 0 && ti.bytes_total >= ti.bytes_live);
+  }
   {
     /* results are written before done; done is called exactly once */
     req_t q;
