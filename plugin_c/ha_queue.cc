@@ -13,6 +13,7 @@
 #include <mysqld_error.h>
 #include "ha_queue.h"
 #include "queue_conn.h"
+#include "queue_status.h"
 
 handlerton *queue_hton= nullptr;
 static int engine_ready= 0;     /* atomic: 1 between init and deinit */
@@ -650,15 +651,7 @@ static bool queue_show_status(handlerton *, THD *thd, stat_print_fn *print,
 {
   if (stat != HA_ENGINE_STATUS)
     return false;
-  std::vector<char> buf(4096);
-  size_t len= 0;
-  int rc;
-  while ((rc= qc_admin(QC_ADMIN_STATUS, nullptr, buf.data(), buf.size(), &len, nullptr)) == QC_ERANGE &&
-         len + 1 > buf.size())
-    buf.resize(len + 1);
-  if (rc != QC_OK)
-    len= my_snprintf(buf.data(), buf.size(), "error %d", rc);
-  return print(thd, "QUEUE", 5, "", 0, buf.data(), len);
+  return queue_show_engine_status(thd, print);   /* queue_status.cc */
 }
 
 /* DROP DATABASE: the server drops each table through its .frm first; what
@@ -732,7 +725,14 @@ static MYSQL_SYSVAR_ULONGLONG(max_statement_size, max_statement_bytes,
   "into a queue table; larger statements fail and write nothing",
   nullptr, nullptr, 1ULL << 30, 1024, 1ULL << 30, 0);
 
+static MYSQL_SYSVAR_ULONG(default_wait_timeout, queue_default_wait_timeout,
+  PLUGIN_VAR_RQCMDARG,
+  "Seconds queue_wait waits for a row when it is called without a timeout "
+  "argument (0: check once)",
+  nullptr, nullptr, 60, 0, 365UL * 24 * 3600, 0);
+
 static struct st_mysql_sys_var *queue_sysvars[]= {
+  MYSQL_SYSVAR(default_wait_timeout),
   MYSQL_SYSVAR(max_statement_size),
   nullptr
 };
@@ -751,8 +751,23 @@ maria_declare_plugin(queue)
   queue_init,
   queue_deinit,
   0x0100,                 /* >= 0.8: Q4M client libraries check it */
-  nullptr,
+  queue_status_vars,      /* queue_status.cc */
   queue_sysvars,
+  "1.0",
+  MariaDB_PLUGIN_MATURITY_GAMMA
+},
+{
+  MYSQL_INFORMATION_SCHEMA_PLUGIN,
+  &queue_tables_is,       /* queue_status.cc */
+  "QUEUE_TABLES",
+  "queue-engine",
+  "The queue tables: rows queued and owned, consumers waiting, space",
+  PLUGIN_LICENSE_GPL,
+  queue_tables_is_init,
+  nullptr,
+  0x0100,
+  nullptr,
+  nullptr,
   "1.0",
   MariaDB_PLUGIN_MATURITY_GAMMA
 }

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 #include "queue_conn.h"
+#include "queue_status.h"
 
 /* include/queues.h (pulled in by the server headers) defines queue_end()
    as a macro; the SQL function of that name must win. */
@@ -38,9 +39,9 @@
 
 /* Longest spec text accepted ("db.table:condition"), as Q4M. */
 static const size_t max_spec_len= FN_REFLEN * 2;
-/* queue_wait's timeout with one argument (Q4M), and the cap of any timeout:
-   one year keeps every deadline computation far from overflow. */
-static const long long default_timeout_s= 60;
+/* The cap of any timeout: one year keeps every deadline computation far
+   from overflow. With one argument queue_wait waits
+   queue_default_wait_timeout seconds (sysvar, default 60 as Q4M). */
 static const long long max_timeout_s= 365LL * 24 * 3600;
 /* Longest single sleep; the wait re-checks KILL at least this often even
    if a wake-up were lost (the server's KILL and kill_query both signal). */
@@ -410,8 +411,9 @@ long long queue_wait(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
    one up to the timeout). */
 static long long wait_once(THD *thd, UDF_ARGS *args, char *is_null, char *error)
 {
+  queue_count(&queue_fn_counters.wait);
   unsigned nspecs= args->arg_count == 1 ? 1 : args->arg_count - 1;
-  long long timeout= default_timeout_s;
+  long long timeout= (long long) __atomic_load_n(&queue_default_wait_timeout, __ATOMIC_RELAXED);
   if (args->arg_count >= 2)
   {
     const char *t= args->args[args->arg_count - 1];
@@ -589,6 +591,7 @@ static bool deny_owned_table(THD *thd, Queue_conn *conn)
 
 long long queue_end(UDF_INIT *, UDF_ARGS *, char *, char *error)
 {
+  queue_count(&queue_fn_counters.end);
   THD *thd= current_thd;
   Queue_conn *conn= queue_conn_get(thd, false);
   if (!conn)
@@ -644,6 +647,7 @@ void queue_abort_deinit(UDF_INIT *) {}
 
 long long queue_abort(UDF_INIT *, UDF_ARGS *, char *, char *error)
 {
+  queue_count(&queue_fn_counters.abort);
   THD *thd= current_thd;
   Queue_conn *conn= queue_conn_get(thd, false);
   int rc= conn && conn->owned.owner_mode ? qc_abort(conn->session) : QC_ESTATE;
@@ -687,6 +691,7 @@ void queue_rowid_deinit(UDF_INIT *) {}
 
 long long queue_rowid(UDF_INIT *, UDF_ARGS *, char *is_null, char *error)
 {
+  queue_count(&queue_fn_counters.rowid);
   Queue_conn *conn= queue_conn_get(current_thd, false);
   if (!conn || !conn->owned.owner_mode)
   {
@@ -729,6 +734,7 @@ void queue_set_srcid_deinit(UDF_INIT *) {}
 
 long long queue_set_srcid(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
 {
+  queue_count(&queue_fn_counters.set_srcid);
   THD *thd= current_thd;
   if (!args->args[0] || !args->args[1] || !args->args[2])
   {
