@@ -24,7 +24,6 @@ func (t *Table) recover() error {
 		return fmt.Errorf("queue: open %s: %w", dir, err)
 	}
 	var seqs []uint64
-	dirty := false
 	hasCheckpoint := false
 	for _, n := range names {
 		switch {
@@ -34,7 +33,6 @@ func (t *Table) recover() error {
 			if err := t.fs.Remove(filepath.Join(dir, n)); err != nil {
 				return fileError(ErrIO, filepath.Join(dir, n), 0, err)
 			}
-			dirty = true
 		case n == checkpointName:
 			hasCheckpoint = true
 		default:
@@ -80,7 +78,6 @@ func (t *Table) recover() error {
 			if err := t.fs.Remove(filepath.Join(dir, segmentName(seq))); err != nil {
 				return fileError(ErrIO, filepath.Join(dir, segmentName(seq)), 0, err)
 			}
-			dirty = true
 			continue
 		}
 		keep = append(keep, i)
@@ -110,7 +107,7 @@ func (t *Table) recover() error {
 			return fileError(ErrIO, dir, 0, err)
 		}
 		if ok {
-			return nil
+			return t.makeDurable()
 		}
 		t.resetIndex()
 	}
@@ -142,7 +139,6 @@ func (t *Table) recover() error {
 				if err := t.fs.Remove(name); err != nil {
 					return fileError(ErrIO, name, 0, err)
 				}
-				dirty = true
 				// The previous segment is active again: cut its tail too.
 				prev := t.segs[len(t.segs)-1]
 				if err := cutTail(prev, filepath.Join(dir, prev.name)); err != nil {
@@ -153,10 +149,23 @@ func (t *Table) recover() error {
 			return fileError(ErrCorrupt, name, 0, errors.New("segment has no commit"))
 		}
 	}
-	if dirty {
-		if err := t.fs.SyncDir(dir); err != nil {
-			return fileError(ErrIO, dir, 0, err)
-		}
+	return t.makeDurable()
+}
+
+// makeDurable syncs what recovery adopted before the table serves. A
+// process that died may have left a segment whose directory entry, or a
+// batch whose bytes, were never synced: recovery reads them from the page
+// cache like durable ones, and rows acknowledged later (in that segment, or
+// in segments whose STATE counts its commits) would depend on them. The
+// sealed segments were synced before the next one was started; only the
+// active one can hold unsynced bytes.
+func (t *Table) makeDurable() error {
+	active := t.segs[len(t.segs)-1]
+	if err := active.f.Sync(); err != nil {
+		return fileError(ErrIO, filepath.Join(t.dir, active.name), 0, err)
+	}
+	if err := t.fs.SyncDir(t.dir); err != nil {
+		return fileError(ErrIO, t.dir, 0, err)
 	}
 	return nil
 }
