@@ -169,7 +169,12 @@ func (t *Table) compactOnce() (bool, error) {
 	return true, t.rewritePrefix(dir, a, prefix, rows, carried)
 }
 
-// dropPrefix deletes segments that hold no live row.
+// dropPrefix deletes leading segments that hold no live row, oldest first,
+// each deletion made durable (directory fsync) before the next one. No file
+// states that the prefix is obsolete, so recovery relies on what remains
+// being a suffix of the chain: a deletion that persists while an earlier one
+// reverts would leave a gap, which recovery must refuse as a missing
+// segment.
 func (t *Table) dropPrefix(dir string, prefix []*segment) error {
 	t.mu.Lock()
 	if t.closed || t.segs[0] != prefix[0] {
@@ -188,9 +193,9 @@ func (t *Table) dropPrefix(dir string, prefix []*segment) error {
 		if err := t.fs.Remove(filepath.Join(dir, s.name)); err != nil {
 			return fileError(ErrIO, filepath.Join(dir, s.name), 0, err)
 		}
-	}
-	if err := t.fs.SyncDir(dir); err != nil {
-		return fileError(ErrIO, dir, 0, err)
+		if err := t.fs.SyncDir(dir); err != nil {
+			return fileError(ErrIO, dir, 0, err)
+		}
 	}
 	t.st.compactions.Add(1)
 	return nil

@@ -206,3 +206,49 @@ func TestCompactionSkipsDenseHead(t *testing.T) {
 	ids, _ = scanAll(t, tb2, nil)
 	require.Equal(t, want, ids, "removals of head rows are carried by the compacted segment")
 }
+
+// TestDropPrefixCrashKeepsAChain: dropping a prefix of dead segments
+// deletes several files. A power loss may persist a later deletion and
+// revert an earlier one; the segments left must still form a chain that
+// recovery accepts.
+func TestDropPrefixCrashKeepsAChain(t *testing.T) {
+	m, tb := newMemTable(t)
+	fillAndRemove(t, tb, 600, func(uint64) bool { return true })
+	require.Greater(t, tb.Stats().Segments, 4)
+	var removed []string
+	drops := 0
+	compactTestHook = func(step string) error {
+		if step == "drop-file" {
+			drops++
+			if drops == 3 {
+				return errors.New("power loss")
+			}
+		}
+		return nil
+	}
+	defer func() { compactTestHook = nil }()
+	m.mu.Lock()
+	m.failSync = nil
+	m.mu.Unlock()
+	_ = tb.Compact()
+	require.Equal(t, 3, drops, "the prefix is dropped, not rewritten")
+	m.mu.Lock()
+	for _, op := range m.dirOps {
+		if op.kind == 'r' {
+			removed = append(removed, op.name)
+		}
+	}
+	// Only the second deletion (if it is still pending) reaches the disk.
+	m.keepDirOp = func(op memDirOp) bool { return len(removed) > 1 && op.kind == 'r' && op.name == removed[1] }
+	m.crashLocked()
+	m.keepDirOp = nil
+	m.mu.Unlock()
+	tb2, err := Open(testDir, memOpts(m))
+	require.NoError(t, err)
+	defer tb2.Close()
+	ids, _ := scanAll(t, tb2, nil)
+	require.Empty(t, ids)
+	id, _, err := tb2.Append([][]byte{row(1)}, nil)
+	require.NoError(t, err)
+	require.Equal(t, uint64(601), id)
+}

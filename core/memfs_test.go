@@ -38,6 +38,9 @@ type memFS struct {
 	// loseAll makes a crash drop every unsynced write and entry change
 	// (the deterministic worst case) instead of a random choice.
 	loseAll bool
+	// keepDirOp, when set, decides which unsynced entry changes survive a
+	// crash (deterministic tests of their order).
+	keepDirOp func(op memDirOp) bool
 
 	// fault injection, guarded by mu
 	capacity  int64                   // 0: unlimited; bytes of all files
@@ -416,7 +419,7 @@ func (m *memFS) crashLocked() {
 		view[p] = n
 	}
 	for _, op := range m.dirOps {
-		if !m.keep() {
+		if m.keepDirOp != nil && !m.keepDirOp(op) || m.keepDirOp == nil && !m.keep() {
 			continue
 		}
 		switch op.kind {
