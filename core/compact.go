@@ -18,19 +18,31 @@ import (
 // few long-lived rows) are thus left alone instead of blocking compaction.
 //
 //   - If a is the first segment and no row of [a..k] is live, the files are
-//     deleted oldest first (a crash leaves a shorter prefix, still
-//     consistent), then the directory is synced.
+//     deleted oldest first, each deletion made durable before the next
+//     (nothing marks them obsolete, so what is left must stay a suffix of
+//     the chain of segments).
 //   - Otherwise the live rows (and the carried removals) are written to
 //     "<seq k>.seg.tmp" with a header {kind: compacted, base: seq a,
 //     seq: seq k}, synced, renamed over segment k and the directory synced
-//     (the commit point). Recovery treats segments [base, seq) as obsolete
-//     and deletes them, so a crash after the rename finishes the compaction
-//     and a crash before it leaves the old files (and a temp file that
-//     recovery deletes).
+//     (the commit point, before any deletion). Recovery treats segments
+//     [base, seq) as obsolete and deletes them, so a crash after the rename
+//     finishes the compaction, whatever subset of the later deletions
+//     reached the disk, and a crash before it leaves the old files (and a
+//     temp file that recovery deletes).
 //
-// Appends, takes and removals go on meanwhile: compaction holds t.mu only
-// to snapshot the range and to swap in the new index; rows removed during
-// the copy are copied too but stay dead (their removal is logged after k).
+// Appends, takes and removals go on meanwhile: compaction holds only
+// compactMu (which excludes truncate, rename and close) while it copies,
+// and t.mu to snapshot the range and to swap in the new index. This is
+// safe because the committer never writes to a sealed segment, and:
+//   - a row removed during the copy is copied as live, but its REMOVE
+//     record is in a segment after k, so replay kills it again; in memory
+//     the swap takes each row's liveness from the old segment at the swap,
+//     and a batch published after the swap finds the row in the new
+//     segment (publication looks rows up again under t.mu);
+//   - a row appended during the copy is in a segment after k, untouched.
+//   - a removal is published (in memory) only after its record is synced,
+//     so the carried list, taken from memory, never names a removal that
+//     is not durable, and one not yet published is logged after k.
 
 // background runs compaction when removals make it worthwhile.
 func (t *Table) background() {
@@ -93,16 +105,10 @@ type liveRow struct {
 
 // compactOnce compacts the best prefix, reporting whether it did anything.
 func (t *Table) compactOnce() (bool, error) {
+	// compactMu alone: the committer goes on meanwhile. Only the index
+	// swap (under t.mu) excludes publishing a batch.
 	t.compactMu.Lock()
 	defer t.compactMu.Unlock()
-	// No batch commits while a compaction runs. The randomized crash test
-	// (appends, removals and compactions running concurrently) lost
-	// acknowledged rows and brought back acknowledged removals in a few
-	// percent of its runs when commits went on during the rewrite, and never
-	// with compaction off; excluding the committer closes that window. The
-	// cost: INSERTs and removals wait for a running compaction.
-	t.wmu.Lock()
-	defer t.wmu.Unlock()
 
 	t.mu.RLock()
 	if t.closed || len(t.segs) < 2 {
