@@ -66,33 +66,7 @@ func (t *Table) writeCheckpoint() error {
 	t.mu.RUnlock()
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 
-	name := filepath.Join(dir, checkpointName)
-	tmp := name + tmpSuffix
-	_ = t.fs.Remove(tmp)
-	f, err := t.fs.Create(tmp)
-	if err != nil {
-		return classifyWriteError(tmp, 0, err)
-	}
-	if _, err := f.WriteAt(b, 0); err != nil {
-		_ = f.Close()
-		_ = t.fs.Remove(tmp)
-		return classifyWriteError(tmp, 0, err)
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		_ = t.fs.Remove(tmp)
-		return fileError(ErrIO, tmp, 0, err)
-	}
-	if err := f.Close(); err != nil {
-		return fileError(ErrIO, tmp, 0, err)
-	}
-	if err := t.fs.Rename(tmp, name); err != nil {
-		return fileError(ErrIO, name, 0, err)
-	}
-	if err := t.fs.SyncDir(dir); err != nil {
-		return fileError(ErrIO, dir, 0, err)
-	}
-	return nil
+	return WriteFileAtomic(t.fs, filepath.Join(dir, checkpointName), b)
 }
 
 // cpReader decodes the checkpoint; any short read sets err.

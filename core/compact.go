@@ -98,6 +98,7 @@ func compactStep(step string) error {
 
 type liveRow struct {
 	seg *segment
+	i   int // index in seg
 	id  uint64
 	off uint32
 	n   uint32
@@ -149,7 +150,7 @@ func (t *Table) compactOnce() (bool, error) {
 	var rows []liveRow
 	for _, s := range prefix {
 		for i := s.nextLive(0); i < s.nrows(); i = s.nextLive(i + 1) {
-			rows = append(rows, liveRow{s, s.idAt(i), s.offs[i], s.lens[i]})
+			rows = append(rows, liveRow{s, i, s.idAt(i), s.offs[i], s.lens[i]})
 		}
 		s.acquire()
 	}
@@ -212,95 +213,42 @@ func (t *Table) dropPrefix(dir string, prefix []*segment) error {
 // last segment of the range.
 func (t *Table) rewritePrefix(dir string, a int, prefix []*segment, rows []liveRow, carried []uint64) error {
 	last := prefix[len(prefix)-1]
-	name := filepath.Join(dir, last.name)
-	tmp := name + tmpSuffix
-	_ = t.fs.Remove(tmp)
-	f, err := t.fs.Create(tmp)
+	hdr := segmentHeader{seq: last.seq, base: prefix[0].base, kind: kindCompacted}
+	offs := make([]uint32, len(rows))
+	var off int64
+	f, err := replaceFile(t.fs, filepath.Join(dir, last.name), compactStep, func(f File, tmp string) error {
+		var err error
+		off, err = writeCompacted(f, tmp, hdr, rows, carried, offs)
+		return err
+	})
 	if err != nil {
-		return classifyWriteError(tmp, 0, err)
+		return err
 	}
-	out := newSegment(last.seq, prefix[0].base, kindCompacted, f)
+	out := newSegment(hdr.seq, hdr.base, kindCompacted, f)
 	out.maxID = last.maxID
-	ok := false      // the file is the segment: never delete it as a temp
 	swapped := false // the table holds out: never close it here
 	defer func() {
 		if !swapped {
 			out.release()
 		}
-		if !ok {
-			_ = t.fs.Remove(tmp)
-		}
 	}()
-	buf := segmentHeader{seq: out.seq, base: out.base, kind: kindCompacted}.encode(nil)
-	var off, synced int64
-	offs := make([]uint32, len(rows))
-	flush := func() error {
-		if _, err := f.WriteAt(buf, off); err != nil {
-			return classifyWriteError(tmp, off, err)
-		}
-		off += int64(len(buf))
-		buf = buf[:0]
-		// Sync as we go so the final sync is short and the committer's
-		// fdatasync never queues behind a large writeback.
-		if off-synced >= 4<<20 {
-			if err := f.Sync(); err != nil {
-				return fileError(ErrIO, tmp, off, err)
-			}
-			synced = off
-		}
-		return nil
-	}
-	var rd windowReader
-	for i, r := range rows {
-		payload, err := rd.read(r.seg, r.off, r.n)
-		if err != nil {
-			return fileError(ErrIO, r.seg.name, int64(r.off), err)
-		}
-		offs[i] = uint32(off + int64(len(buf)))
-		buf = appendRowFrame(buf, r.id, payload)
-		if len(buf) >= 1<<20 {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if len(carried) > 0 {
-		buf = appendRemoveFrame(buf, carried)
-	}
-	buf = appendCommitFrame(buf, 1, 0)
-	if err := flush(); err != nil {
-		return err
-	}
-	if err := compactStep("synced-temp"); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return fileError(ErrIO, tmp, 0, err)
-	}
-	if err := compactStep("before-rename"); err != nil {
-		return err
-	}
-	if err := t.fs.Rename(tmp, name); err != nil {
-		return fileError(ErrIO, name, 0, err)
-	}
-	ok = true
-	if err := compactStep("renamed"); err != nil {
-		return err
-	}
-	if err := t.fs.SyncDir(dir); err != nil {
-		return fileError(ErrIO, dir, 0, err)
-	}
 	out.end, out.allocated, out.commits = off, off, 1
+	for i, r := range rows {
+		out.addRow(r.id, int64(offs[i]), int(r.n), true)
+	}
 
-	// Swap in the new index; rows removed during the copy stay removed.
+	// Swap in the new index. The committer publishes removals under t.mu
+	// too, so a row is killed either in the old segment before this point
+	// (and is killed here in out) or in out after it.
 	t.mu.Lock()
 	if t.closed || len(t.segs) < a+len(prefix) || t.segs[a] != prefix[0] {
 		t.mu.Unlock()
 		return errors.New("queue: compaction raced with a close")
 	}
 	for i, r := range rows {
-		k, _ := r.seg.find(r.id)
-		out.addRow(r.id, int64(offs[i]), int(r.n), r.seg.isLive(k))
+		if !r.seg.isLive(r.i) {
+			out.kill(i)
+		}
 	}
 	segs := append([]*segment(nil), t.segs[:a]...)
 	segs = append(segs, out)
@@ -326,6 +274,51 @@ func (t *Table) rewritePrefix(dir string, a int, prefix []*segment, rows []liveR
 	}
 	t.st.compactions.Add(1)
 	return nil
+}
+
+// writeCompacted writes a compacted segment to f: the header, the rows
+// (their frame offsets go to offs), the carried REMOVE frame and one COMMIT.
+// It syncs as it goes so the final sync is short and the committer's
+// fdatasync never queues behind a large writeback. It returns the size.
+func writeCompacted(f File, name string, hdr segmentHeader, rows []liveRow, carried []uint64, offs []uint32) (int64, error) {
+	buf := hdr.encode(nil)
+	var off, synced int64
+	flush := func() error {
+		if _, err := f.WriteAt(buf, off); err != nil {
+			return classifyWriteError(name, off, err)
+		}
+		off += int64(len(buf))
+		buf = buf[:0]
+		if off-synced >= 4<<20 {
+			if err := f.Sync(); err != nil {
+				return fileError(ErrIO, name, off, err)
+			}
+			synced = off
+		}
+		return nil
+	}
+	var rd windowReader
+	for i, r := range rows {
+		payload, err := rd.read(r.seg, r.off, r.n)
+		if err != nil {
+			return 0, fileError(ErrIO, r.seg.name, int64(r.off), err)
+		}
+		offs[i] = uint32(off + int64(len(buf)))
+		buf = appendRowFrame(buf, r.id, payload)
+		if len(buf) >= 1<<20 {
+			if err := flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if len(carried) > 0 {
+		buf = appendRemoveFrame(buf, carried)
+	}
+	buf = appendCommitFrame(buf, 1, 0)
+	if err := flush(); err != nil {
+		return 0, err
+	}
+	return off, nil
 }
 
 // windowReader reads row payloads of a segment through a 1 MiB window, so
