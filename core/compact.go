@@ -156,11 +156,7 @@ func (t *Table) compactOnce() (bool, error) {
 	}
 	var carried []uint64 // removed rows stored before the range
 	for _, s := range t.segs[:a] {
-		for i := 0; i < s.nrows(); i++ {
-			if !s.isLive(i) {
-				carried = append(carried, s.idAt(i))
-			}
-		}
+		carried = s.appendDead(carried)
 	}
 	dir := t.dir
 	t.mu.RUnlock()

@@ -326,3 +326,21 @@ func TestCommitsGoOnDuringCompaction(t *testing.T) {
 		})
 	}
 }
+
+// appendDead lists exactly the removed rows, whatever the row count modulo 64.
+func TestSegmentAppendDead(t *testing.T) {
+	for _, n := range []int{0, 1, 63, 64, 65, 200} {
+		s := newSegment(1, 1, kindLog, nil)
+		var want []uint64
+		for i := 0; i < n; i++ {
+			s.addRow(uint64(10+i), int64(i), 1, true)
+		}
+		for i := 0; i < n; i++ {
+			if i%3 == 1 || i == n-1 {
+				s.kill(i)
+				want = append(want, uint64(10+i))
+			}
+		}
+		require.Equal(t, want, s.appendDead(nil), "%d rows", n)
+	}
+}
