@@ -113,6 +113,8 @@ func TestRandomCrashPoints(t *testing.T) {
 	m.MkdirAll("/db")
 	require.NoError(t, Create(testDir, Options{FS: m}))
 	cm := newCrashModel()
+	var compactions uint64
+	kills := 0
 	for point := 0; point < points; point++ {
 		opts := Options{FS: m.View(), SegmentSize: 2048 + int64(rnd.Intn(4096)), NoBackground: rnd.Intn(2) == 0,
 			Prealloc: PreallocMode(rnd.Intn(3))}
@@ -161,9 +163,12 @@ func TestRandomCrashPoints(t *testing.T) {
 		}
 		m.crashIn = 0
 		m.mu.Unlock()
+		compactions += tb.Stats().Compactions
+		kills += map[bool]int{true: 1}[kill]
 		_ = tb.Close()
 	}
-	t.Logf("%d crash points; %d rows at the end, %d removed", points, len(cm.rows), len(cm.removed))
+	t.Logf("%d crash points (%d process kills, %d power losses), %d compactions; %d rows at the end, %d removed",
+		points, kills, points-kills, compactions, len(cm.rows), len(cm.removed))
 }
 
 // crashWorkloadOp runs one random operation; false stops the worker (the
