@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
+	"time"
 )
 
 // Compaction rewrites a range [a..k] of sealed segments (never the active
@@ -214,7 +215,7 @@ func (t *Table) rewritePrefix(dir string, a int, prefix []*segment, rows []liveR
 	var off int64
 	f, err := replaceFile(t.fs, filepath.Join(dir, last.name), compactStep, func(f File, tmp string) error {
 		var err error
-		off, err = writeCompacted(f, tmp, hdr, rows, carried, offs)
+		off, err = writeCompacted(f, tmp, hdr, rows, carried, offs, t.bgStop)
 		return err
 	})
 	if err != nil {
@@ -274,22 +275,32 @@ func (t *Table) rewritePrefix(dir string, a int, prefix []*segment, rows []liveR
 
 // writeCompacted writes a compacted segment to f: the header, the rows
 // (their frame offsets go to offs), the carried REMOVE frame and one COMMIT.
-// It syncs as it goes so the final sync is short and the committer's
-// fdatasync never queues behind a large writeback. It returns the size.
-func writeCompacted(f File, name string, hdr segmentHeader, rows []liveRow, carried []uint64, offs []uint32) (int64, error) {
+// It returns the size.
+//
+// The writes are paced so that commits keep their latency while it runs: a
+// commit's fdatasync waits for whatever the device has queued before it, so
+// the file is written in chunks of compactChunk, each synced, and after
+// each one compaction pauses as long as the chunk took (at most half of the
+// device's time goes to compaction). The pause ends early when the table
+// is closing (stop).
+func writeCompacted(f File, name string, hdr segmentHeader, rows []liveRow, carried []uint64, offs []uint32, stop <-chan struct{}) (int64, error) {
 	buf := hdr.encode(nil)
-	var off, synced int64
+	var off int64
 	flush := func() error {
+		t0 := time.Now()
 		if _, err := f.WriteAt(buf, off); err != nil {
 			return classifyWriteError(name, off, err)
 		}
 		off += int64(len(buf))
 		buf = buf[:0]
-		if off-synced >= 4<<20 {
-			if err := f.Sync(); err != nil {
-				return fileError(ErrIO, name, off, err)
-			}
-			synced = off
+		if err := f.Sync(); err != nil {
+			return fileError(ErrIO, name, off, err)
+		}
+		pause := time.NewTimer(time.Since(t0))
+		defer pause.Stop()
+		select {
+		case <-pause.C:
+		case <-stop:
 		}
 		return nil
 	}
@@ -301,7 +312,7 @@ func writeCompacted(f File, name string, hdr segmentHeader, rows []liveRow, carr
 		}
 		offs[i] = uint32(off + int64(len(buf)))
 		buf = appendRowFrame(buf, r.id, payload)
-		if len(buf) >= 1<<20 {
+		if len(buf) >= compactChunk {
 			if err := flush(); err != nil {
 				return 0, err
 			}
@@ -316,6 +327,13 @@ func writeCompacted(f File, name string, hdr segmentHeader, rows []liveRow, carr
 	}
 	return off, nil
 }
+
+// compactChunk is the unit of compaction's paced writes (writeCompacted).
+// Measured with BenchmarkAppendP99DuringCompaction on a shared 2-core VM:
+// one unpaced write and sync of a ~1 MiB compacted file put the p99 of
+// appends running meanwhile at 3-4x that of the others; 128 KiB chunks
+// with the pause at 1.4-1.9x.
+const compactChunk = 128 << 10
 
 // windowReader reads row payloads of a segment through a 1 MiB window, so
 // copying the rows of a segment costs a few large reads, not one per row.
