@@ -245,8 +245,9 @@ func (t *Table) readHeader(name string) (segmentHeader, error) {
 // for s: stopping before it is damage, never a torn tail.
 //
 // Where the frames stop being valid decides between a torn tail and damage:
-//   - a zero header or the end of the file: the clean end of the log;
-//   - no valid COMMIT after it: a torn tail, discarded;
+//   - the end of the file, or a zero header (zero fill ahead of the writer)
+//     or an invalid frame with no valid COMMIT after it: the end of the log,
+//     whatever follows is a torn tail, discarded;
 //   - in the last segment, the only valid COMMIT after it continues the
 //     commit numbers and its batch start is where the bad frames begin:
 //     the last batch, written with one unsynced write, reached the disk in
@@ -282,10 +283,9 @@ func (t *Table) loadSegment(s, prev *segment, name string, last bool, lastRowID 
 				st = frameBad
 			}
 		}
-		if st == frameEnd {
-			break
-		}
 		if st != frameOK {
+			// A zero header is the end of the log only if no valid
+			// commit follows: zeros before one are a lost block.
 			later := findCommit(data, off+1)
 			if later >= 0 && !(last && tornLastBatch(data, later, committedEnd, s.commits)) {
 				return fileError(ErrCorrupt, name, off, fmt.Errorf("damaged record before a commit at offset %d", later))

@@ -230,3 +230,32 @@ func TestTornLastBatchSectors(t *testing.T) {
 		require.ErrorIs(t, err, ErrCorrupt)
 	}
 }
+
+// TestZeroedFramesBeforeACommitAreDamage: zeros where a frame should be
+// read as the end of the log only when no valid commit follows (zero fill
+// ahead of the writer). Zeroed frames (a lost block) before later commits
+// of the last segment are damage, not the end: cutting there would drop
+// acknowledged rows.
+func TestZeroedFramesBeforeACommitAreDamage(t *testing.T) {
+	// A table whose last segment has at least three batches.
+	var files map[string][]byte
+	var lastSeg string
+	var start, prev int64
+	for n := 31; prev == 0; n++ {
+		require.Less(t, n, 60)
+		files, lastSeg, start, _ = buildTable(t, n)
+		c, ok := decodeCommit(files[lastSeg][start-commitBodySize:])
+		require.True(t, ok)
+		prev = int64(c.batchStart)
+	}
+	data := files[lastSeg]
+	// The batch before the last one: zero from its start to its commit.
+	d := append([]byte(nil), data...)
+	for i := prev; i < start-frameHeaderSize-commitBodySize; i++ {
+		d[i] = 0
+	}
+	files[lastSeg] = d
+	_, err := openFiles(t, files)
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.Contains(t, err.Error(), filepath.Base(lastSeg))
+}
