@@ -36,24 +36,41 @@ func (t *Table) recover() error {
 	if hasCheckpoint {
 		var ok bool
 		ok, proven = t.loadCheckpoint(seqs, keep, hdrs)
-		// The checkpoint describes the table only until the next write:
-		// remove it (durably) before anything is written.
-		name := filepath.Join(t.dir, checkpointName)
-		if err := t.fs.Remove(name); err != nil {
-			return fileError(ErrIO, name, 0, err)
-		}
-		if err := t.fs.SyncDir(t.dir); err != nil {
-			return fileError(ErrIO, t.dir, 0, err)
-		}
 		if ok {
+			if err := t.removeCheckpoint(); err != nil {
+				return err
+			}
 			return t.makeDurable()
 		}
 		t.resetIndex()
 	}
+	// The checkpoint stays until the replay has succeeded, so that an open
+	// refused for damage it proves is refused again. Replay writes nothing
+	// it contradicts: it only cuts bytes after the last commit, which a
+	// checkpoint that bound the replay does not count.
 	if err := t.replay(seqs, keep, hdrs, proven); err != nil {
 		return err
 	}
+	if hasCheckpoint {
+		if err := t.removeCheckpoint(); err != nil {
+			return err
+		}
+	}
 	return t.makeDurable()
+}
+
+// removeCheckpoint deletes the checkpoint durably. It describes the table
+// only until the next write, so it must be gone before the table accepts
+// one.
+func (t *Table) removeCheckpoint() error {
+	name := filepath.Join(t.dir, checkpointName)
+	if err := t.fs.Remove(name); err != nil {
+		return fileError(ErrIO, name, 0, err)
+	}
+	if err := t.fs.SyncDir(t.dir); err != nil {
+		return fileError(ErrIO, t.dir, 0, err)
+	}
+	return nil
 }
 
 // listSegments lists the directory: the segment numbers in order and
