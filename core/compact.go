@@ -213,12 +213,18 @@ func (t *Table) rewritePrefix(dir string, a int, prefix []*segment, rows []liveR
 	hdr := segmentHeader{seq: last.seq, base: prefix[0].base, kind: kindCompacted}
 	offs := make([]uint32, len(rows))
 	var off int64
-	f, err := replaceFile(t.fs, filepath.Join(dir, last.name), compactStep, func(f File, tmp string) error {
+	f, renamed, err := replaceFile(t.fs, filepath.Join(dir, last.name), compactStep, func(f File, tmp string) error {
 		var err error
 		off, err = writeCompacted(f, tmp, hdr, rows, carried, offs, t.bgStop)
 		return err
 	})
 	if err != nil {
+		if renamed {
+			// Segment k on disk is the new file, the index still
+			// describes the old one: a checkpoint written from it would
+			// contradict the files.
+			t.staleIndex.Store(true)
+		}
 		return err
 	}
 	out := newSegment(hdr.seq, hdr.base, kindCompacted, f)
@@ -237,10 +243,14 @@ func (t *Table) rewritePrefix(dir string, a int, prefix []*segment, rows []liveR
 	// Swap in the new index. The committer publishes removals under t.mu
 	// too, so a row is killed either in the old segment before this point
 	// (and is killed here in out) or in out after it.
+	// A close does not stop the swap: it waits for compactMu before it
+	// writes the checkpoint or closes the files, and the checkpoint must
+	// describe the file now on disk.
 	t.mu.Lock()
-	if t.closed || len(t.segs) < a+len(prefix) || t.segs[a] != prefix[0] {
+	if len(t.segs) < a+len(prefix) || t.segs[a] != prefix[0] {
 		t.mu.Unlock()
-		return errors.New("queue: compaction raced with a close")
+		t.staleIndex.Store(true)
+		return errors.New("queue: compaction found its range changed")
 	}
 	for i, r := range rows {
 		if !r.seg.isLive(r.i) {

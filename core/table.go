@@ -76,6 +76,10 @@ type Table struct {
 	loopDone chan struct{}
 
 	compactMu sync.Mutex // serialises compactions and excludes truncate/rename/close
+	// staleIndex is set when a compaction replaced a segment file but could
+	// not swap its index in: the index no longer describes the files, so
+	// no checkpoint is written (the next open replays the segments).
+	staleIndex atomic.Bool
 	bgStop    chan struct{}
 	bgKick    chan struct{}
 	bgDone    chan struct{}
@@ -212,7 +216,7 @@ func (t *Table) shutdown(checkpoint bool) error {
 
 	var err error
 	t.wmu.Lock()
-	if checkpoint && t.broken == nil {
+	if checkpoint && t.broken == nil && !t.staleIndex.Load() {
 		err = t.writeCheckpoint()
 	}
 	t.wmu.Unlock()

@@ -172,7 +172,7 @@ func WriteFileAtomic(fsys FS, path string, data []byte) (err error) {
 	if fsys == nil {
 		fsys = OSFS{}
 	}
-	f, err := replaceFile(fsys, path, nil, func(f File, tmp string) error {
+	f, _, err := replaceFile(fsys, path, nil, func(f File, tmp string) error {
 		if _, err := f.WriteAt(data, 0); err != nil {
 			return classifyWriteError(tmp, 0, err)
 		}
@@ -193,10 +193,12 @@ func WriteFileAtomic(fsys FS, path string, data []byte) (err error) {
 // and a temp file (recovery deletes "*.tmp" files of a table); the rename
 // is atomic, and the directory fsync makes it durable before replaceFile
 // returns. It returns the new file, open. On failure nothing is left open;
-// the temp file is deleted if the rename has not happened. step (nil: none)
+// the temp file is deleted if the rename has not happened, and renamed
+// reports whether it had (name then holds the new contents, durably or
+// not). step (nil: none)
 // is called with the name of each step reached (synced-temp, before-rename,
 // renamed); an error from it stops there like a failure (tests).
-func replaceFile(fsys FS, name string, step func(string) error, fill func(f File, tmp string) error) (File, error) {
+func replaceFile(fsys FS, name string, step func(string) error, fill func(f File, tmp string) error) (_ File, renamed bool, _ error) {
 	tmp := name + tmpSuffix
 	if step == nil {
 		step = func(string) error { return nil }
@@ -204,15 +206,14 @@ func replaceFile(fsys FS, name string, step func(string) error, fill func(f File
 	_ = fsys.Remove(tmp) // left by an earlier failure or crash
 	f, err := fsys.Create(tmp)
 	if err != nil {
-		return nil, classifyWriteError(tmp, 0, err)
+		return nil, false, classifyWriteError(tmp, 0, err)
 	}
-	renamed := false
-	fail := func(err error) (File, error) {
+	fail := func(err error) (File, bool, error) {
 		_ = f.Close()
 		if !renamed {
 			_ = fsys.Remove(tmp)
 		}
-		return nil, err
+		return nil, renamed, err
 	}
 	if err := fill(f, tmp); err != nil {
 		return fail(err)
@@ -236,5 +237,5 @@ func replaceFile(fsys FS, name string, step func(string) error, fill func(f File
 	if err := fsys.SyncDir(filepath.Dir(name)); err != nil {
 		return fail(fileError(ErrIO, filepath.Dir(name), 0, err))
 	}
-	return f, nil
+	return f, true, nil
 }
