@@ -114,8 +114,10 @@ func TestRandomCrashPoints(t *testing.T) {
 	require.NoError(t, Create(testDir, Options{FS: m}))
 	cm := newCrashModel()
 	var compactions uint64
-	kills := 0
-	for point := 0; point < points; point++ {
+	kills, cleans := 0, 0
+	// point counts crashes (power losses and kills); clean shutdowns come
+	// on top.
+	for point := 0; point < points; {
 		opts := Options{FS: m.View(), SegmentSize: 2048 + int64(rnd.Intn(4096)), NoBackground: rnd.Intn(2) == 0,
 			Prealloc: PreallocMode(rnd.Intn(3))}
 		tb, err := Open(testDir, opts)
@@ -131,10 +133,16 @@ func TestRandomCrashPoints(t *testing.T) {
 
 		// A third of the points kill the process instead of cutting the
 		// power: nothing is lost then, but whatever the dead process left
-		// unsynced must not be trusted by the next one.
+		// unsynced must not be trusted by the next one. One run in eight
+		// ends with a clean shutdown instead (a checkpoint), then a power
+		// loss, which must lose nothing.
 		kill := rnd.Intn(3) == 0
+		clean := rnd.Intn(8) == 0
 		m.mu.Lock()
 		m.crashIn = 1 + rnd.Intn(60)
+		if clean {
+			m.crashIn = 0
+		}
 		m.crashed = false
 		m.killNext = kill
 		m.mu.Unlock()
@@ -153,6 +161,14 @@ func TestRandomCrashPoints(t *testing.T) {
 			}(rand.New(rand.NewSource(rnd.Int63())))
 		}
 		wg.Wait()
+		if clean {
+			compactions += tb.Stats().Compactions
+			require.NoError(t, tb.Close(), "clean shutdown after crash point %d", point)
+			m.Crash()
+			cleans++
+			continue
+		}
+		point++
 		m.mu.Lock()
 		if !m.crashed {
 			if kill {
@@ -167,8 +183,8 @@ func TestRandomCrashPoints(t *testing.T) {
 		kills += map[bool]int{true: 1}[kill]
 		_ = tb.Close()
 	}
-	t.Logf("%d crash points (%d process kills, %d power losses), %d compactions; %d rows at the end, %d removed",
-		points, kills, points-kills, compactions, len(cm.rows), len(cm.removed))
+	t.Logf("%d crash points (%d process kills, %d power losses), %d clean shutdowns, %d compactions; %d rows at the end, %d removed",
+		points, kills, points-kills, cleans, compactions, len(cm.rows), len(cm.removed))
 }
 
 // crashWorkloadOp runs one random operation; false stops the worker (the
