@@ -42,8 +42,10 @@ func cleanlyClosed(t *testing.T, mode PreallocMode) (m *memFS, seg string, lastB
 func TestCheckpointProvesTailTruncation(t *testing.T) {
 	for _, mode := range []PreallocMode{PreallocZeroFill, PreallocGrow} {
 		m, seg, batch, _, _ := cleanlyClosed(t, mode)
-		m.SetSize(seg, batch+frameHeaderSize+rowBodyMin+3) // inside the first row of the last batch
-		for try := 0; try < 2; try++ { // a failed open keeps the proof
+		// Cut inside the first row of the last batch. Open twice: a
+		// refused open keeps the proof.
+		m.SetSize(seg, batch+frameHeaderSize+rowBodyMin+3)
+		for try := 0; try < 2; try++ {
 			tb, err := Open(testDir, Options{FS: m, SegmentSize: 4 << 10, NoBackground: true, Prealloc: mode})
 			require.ErrorIs(t, err, ErrCorrupt, "mode %d, open %d", mode, try)
 			require.Nil(t, tb)

@@ -80,9 +80,9 @@ type Table struct {
 	// not swap its index in: the index no longer describes the files, so
 	// no checkpoint is written (the next open replays the segments).
 	staleIndex atomic.Bool
-	bgStop    chan struct{}
-	bgKick    chan struct{}
-	bgDone    chan struct{}
+	bgStop     chan struct{}
+	bgKick     chan struct{}
+	bgDone     chan struct{}
 
 	// waiters is guarded by the global waitMu (wait.go).
 	waiters  []*Waiter
