@@ -1,7 +1,9 @@
 package core
 
 import (
+	"bytes"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,4 +99,91 @@ func TestCompactionFailingAfterRenameClosesItsFile(t *testing.T) {
 	compactTestHook = nil
 	require.NoError(t, tb.Close())
 	require.Equal(t, int64(0), atomic.LoadInt64(&open), "files left open")
+}
+
+// A compaction that replaced its file on disk but could not swap its index
+// in (here: a failure right after the rename) must not lead the clean
+// shutdown into a checkpoint that contradicts the files, which the next
+// open would take as proof of damage.
+func TestCheckpointAfterCompactionFailedPastItsRename(t *testing.T) {
+	m, tb := newMemTable(t)
+	p := bytes.Repeat([]byte{'p'}, 100)
+	appendN := func(n int) (ids []uint64) {
+		for i := 0; i < n; i++ {
+			id, _, err := tb.Append([][]byte{p}, nil)
+			require.NoError(t, err)
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	// A compacted segment C holding 20 rows, then dense sealed segments.
+	var odd, even []uint64
+	for i, id := range appendN(40) {
+		if i%2 == 1 {
+			odd = append(odd, id)
+		} else {
+			even = append(even, id)
+		}
+	}
+	_, err := tb.Remove(odd)
+	require.NoError(t, err)
+	dense := appendN(70)
+	require.NoError(t, tb.Compact())
+	// C becomes sparse: the next compaction rewrites C alone, under the
+	// same number, base and kind.
+	_, err = tb.Remove(append(append([]uint64(nil), even[:18]...), dense[:12]...))
+	require.NoError(t, err)
+	compactTestHook = func(s string) error {
+		if s == "renamed" {
+			return errors.New("directory sync failed")
+		}
+		return nil
+	}
+	require.Error(t, tb.Compact())
+	compactTestHook = nil
+	require.NoError(t, tb.Close())
+	tb2, err := Open(testDir, memOpts(m))
+	require.NoError(t, err)
+	defer tb2.Close()
+	ids, _ := scanAll(t, tb2, nil)
+	require.Equal(t, append(even[18:], dense[12:]...), ids)
+}
+
+// A clean shutdown that finds a background compaction past its rename
+// waits for it to swap its index in rather than failing it.
+func TestCloseDuringCompactionPastItsRename(t *testing.T) {
+	m := newMemFS(1)
+	m.MkdirAll("/db")
+	opts := memOpts(m)
+	opts.NoBackground = false
+	require.NoError(t, Create(testDir, opts))
+	tb, err := Open(testDir, opts)
+	require.NoError(t, err)
+	renamed := make(chan struct{})
+	var once sync.Once
+	compactTestHook = func(s string) error {
+		if s != "renamed" {
+			return nil
+		}
+		once.Do(func() { close(renamed) })
+		for { // hold the compaction here until the close has begun
+			tb.mu.RLock()
+			closed := tb.closed
+			tb.mu.RUnlock()
+			if closed {
+				return nil
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	defer func() { compactTestHook = nil }()
+	want := fillAndRemove(t, tb, 600, func(id uint64) bool { return id%10 != 3 })
+	<-renamed
+	require.NoError(t, tb.Close())
+	compactTestHook = nil
+	tb2, err := Open(testDir, opts)
+	require.NoError(t, err)
+	defer tb2.Close()
+	ids, _ := scanAll(t, tb2, nil)
+	require.Equal(t, want, ids)
 }

@@ -334,3 +334,90 @@ func BenchmarkAppendLatency(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAppendP99DuringCompaction reports the p99 latency of durable
+// single-row appends (8 appenders) that overlap a running compaction
+// against those that do not, and their ratio. A background loop adds a
+// 20k-row backlog, removes three rows of four and compacts; appends are
+// classified by whether a compaction ran at any moment between their start
+// and their acknowledgement. Run with e.g. -benchtime=20000x.
+func BenchmarkAppendP99DuringCompaction(b *testing.B) {
+	tb := benchTable(b, Options{NoBackground: true, SegmentSize: 4 << 20,
+		Prealloc: PreallocMode(envInt("QUEUE_BENCH_PREALLOC", 0))})
+	// phase counts compaction starts and ends (odd: one is running).
+	var phase atomic.Int64
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			first := tb.Stats().NextRowID
+			fillTable(b, tb, 20_000)
+			var ids []uint64
+			for id := first; id < first+20_000; id++ {
+				if id%4 != 0 {
+					ids = append(ids, id)
+				}
+			}
+			_, _ = tb.Remove(ids)
+			phase.Add(1)
+			_ = tb.Compact()
+			phase.Add(1)
+		}
+	}()
+	var during, outside []time.Duration
+	var mu sync.Mutex
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var in, out []time.Duration
+			for next.Add(1) <= int64(b.N) {
+				p0 := phase.Load()
+				t0 := time.Now()
+				if _, _, err := tb.Append([][]byte{payload100}, nil); err != nil {
+					b.Error(err)
+					return
+				}
+				d := time.Since(t0)
+				if p0%2 == 1 || phase.Load() != p0 {
+					in = append(in, d)
+				} else {
+					out = append(out, d)
+				}
+			}
+			mu.Lock()
+			during = append(during, in...)
+			outside = append(outside, out...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(stop)
+	bg.Wait()
+	p99 := func(l []time.Duration) float64 {
+		if len(l) == 0 {
+			return 0
+		}
+		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+		return float64(l[len(l)*99/100].Microseconds())
+	}
+	pin, pout := p99(during), p99(outside)
+	b.ReportMetric(pout, "p99-idle-µs")
+	b.ReportMetric(pin, "p99-compacting-µs")
+	if pout > 0 {
+		b.ReportMetric(pin/pout, "p99-ratio")
+	}
+	b.ReportMetric(float64(len(during)), "appends-compacting")
+	b.ReportMetric(float64(phase.Load()/2), "compactions")
+}

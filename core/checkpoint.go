@@ -66,33 +66,7 @@ func (t *Table) writeCheckpoint() error {
 	t.mu.RUnlock()
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 
-	name := filepath.Join(dir, checkpointName)
-	tmp := name + tmpSuffix
-	_ = t.fs.Remove(tmp)
-	f, err := t.fs.Create(tmp)
-	if err != nil {
-		return classifyWriteError(tmp, 0, err)
-	}
-	if _, err := f.WriteAt(b, 0); err != nil {
-		_ = f.Close()
-		_ = t.fs.Remove(tmp)
-		return classifyWriteError(tmp, 0, err)
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		_ = t.fs.Remove(tmp)
-		return fileError(ErrIO, tmp, 0, err)
-	}
-	if err := f.Close(); err != nil {
-		return fileError(ErrIO, tmp, 0, err)
-	}
-	if err := t.fs.Rename(tmp, name); err != nil {
-		return fileError(ErrIO, name, 0, err)
-	}
-	if err := t.fs.SyncDir(dir); err != nil {
-		return fileError(ErrIO, dir, 0, err)
-	}
-	return nil
+	return WriteFileAtomic(t.fs, filepath.Join(dir, checkpointName), b)
 }
 
 // cpReader decodes the checkpoint; any short read sets err.
@@ -114,90 +88,59 @@ func (r *cpReader) u8() byte    { return r.take(1)[0] }
 func (r *cpReader) u32() uint32 { return binary.LittleEndian.Uint32(r.take(4)) }
 func (r *cpReader) u64() uint64 { return binary.LittleEndian.Uint64(r.take(8)) }
 
+// cpSegment is one segment as the checkpoint describes it.
+type cpSegment struct {
+	seq, base      uint64
+	kind           byte
+	end            int64
+	commits, maxID uint64
+	firstID        uint64
+	ids            []uint64 // nil when contiguous
+	offs, lens     []uint32
+	live           []uint64
+}
+
 // loadCheckpoint loads the index from the checkpoint if it matches the
 // segments kept by recovery (seqs[keep[i]] with headers hdrs). It reports
 // false (and loads nothing usable) when the checkpoint does not apply.
-func (t *Table) loadCheckpoint(seqs []uint64, keep []int, hdrs []segmentHeader) (bool, error) {
-	name := filepath.Join(t.dir, checkpointName)
-	f, err := t.fs.OpenRW(name)
-	if err != nil {
+//
+// proven is set when the checkpoint is intact and names exactly the kept
+// segments (numbers, bases, kinds): it then proves that each of them was
+// committed up to the recorded end at the clean shutdown, and recovery
+// must not accept less (recoverSegments reports it as ErrCorrupt).
+func (t *Table) loadCheckpoint(seqs []uint64, keep []int, hdrs []segmentHeader) (ok bool, proven map[uint64]int64) {
+	cp, marks, nextID, ok := t.readCheckpoint()
+	if !ok || len(cp) != len(keep) {
 		return false, nil
 	}
-	size, err := f.Size()
-	if err != nil || size < 16 {
-		_ = f.Close()
-		return false, nil
+	for k, c := range cp {
+		h := hdrs[keep[k]]
+		if c.seq != seqs[keep[k]] || c.seq != h.seq || c.base != h.base || c.kind != h.kind {
+			return false, nil
+		}
 	}
-	data := make([]byte, size)
-	_, err = f.ReadAt(data, 0)
-	_ = f.Close()
-	if err != nil && !errors.Is(err, io.EOF) {
-		return false, nil
-	}
-	body := data[:len(data)-4]
-	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(data[len(data)-4:]) {
-		return false, nil
-	}
-	r := &cpReader{b: body}
-	if string(r.take(8)) != checkpointMagic || r.u32() != checkpointVersion {
-		return false, nil
-	}
-	nextID := r.u64()
-	var marks [MaxRelaySlots]uint64
-	for i := range marks {
-		marks[i] = r.u64()
-	}
-	nsegs := int(r.u32())
-	if r.err != nil || nsegs != len(keep) {
-		return false, nil
+	proven = make(map[uint64]int64, len(cp))
+	for _, c := range cp {
+		proven[c.seq] = c.end
 	}
 	var live uint64
-	for k := 0; k < nsegs; k++ {
-		h := hdrs[keep[k]]
-		seq, base, kind := r.u64(), r.u64(), r.u8()
-		end, commits, maxID := int64(r.u64()), r.u64(), r.u64()
-		n := int(r.u32())
-		contiguous := r.u8() == 1
-		firstID := r.u64()
-		if r.err != nil || seq != seqs[keep[k]] || seq != h.seq || base != h.base || kind != h.kind || n < 0 || n > len(r.b) {
-			return false, nil
-		}
-		segName := filepath.Join(t.dir, segmentName(seq))
+	for _, c := range cp {
+		segName := filepath.Join(t.dir, segmentName(c.seq))
 		sf, err := t.fs.OpenRW(segName)
 		if err != nil {
-			return false, nil
+			return false, proven
 		}
-		s := newSegment(seq, base, kind, sf)
+		s := newSegment(c.seq, c.base, c.kind, sf)
 		t.segs = append(t.segs, s)
-		if ok, err := checkEnd(sf, end); err != nil || !ok {
-			return false, nil
+		if ok, err := checkEnd(sf, c.end); err != nil || !ok {
+			return false, proven
 		}
-		s.end, s.allocated, s.commits, s.maxID, s.firstID = end, end, commits, maxID, firstID
-		if sz, err := sf.Size(); err == nil && sz > end {
+		s.end, s.allocated, s.commits, s.maxID, s.firstID = c.end, c.end, c.commits, c.maxID, c.firstID
+		if sz, err := sf.Size(); err == nil && sz > c.end {
 			s.allocated = sz // zero fill, checked at end by checkEnd
 		}
-		if !contiguous {
-			s.ids = make([]uint64, n)
-			for i := range s.ids {
-				s.ids[i] = r.u64()
-			}
-		}
-		s.offs = make([]uint32, n)
+		s.ids, s.offs, s.lens, s.live = c.ids, c.offs, c.lens, c.live
 		for i := range s.offs {
-			s.offs[i] = r.u32()
-		}
-		s.lens = make([]uint32, n)
-		for i := range s.lens {
-			s.lens[i] = r.u32()
-		}
-		s.live = make([]uint64, (n+63)/64)
-		for i := range s.live {
-			s.live[i] = r.u64()
-		}
-		if r.err != nil {
-			return false, nil
-		}
-		for i := 0; i < n; i++ {
 			fb := int64(frameHeaderSize + rowBodyMin + int(s.lens[i]))
 			if s.isLive(i) {
 				s.liveBytes += fb
@@ -210,11 +153,81 @@ func (t *Table) loadCheckpoint(seqs []uint64, keep []int, hdrs []segmentHeader) 
 		}
 		live += uint64(s.nlive)
 	}
-	if len(r.b) != 0 {
-		return false, nil
-	}
 	t.nextID, t.marks, t.live = nextID, marks, live
-	return true, nil
+	return true, proven
+}
+
+// readCheckpoint decodes the checkpoint file; ok is false when it is
+// missing, damaged or of another version.
+func (t *Table) readCheckpoint() (segs []cpSegment, marks [MaxRelaySlots]uint64, nextID uint64, ok bool) {
+	f, err := t.fs.OpenRW(filepath.Join(t.dir, checkpointName))
+	if err != nil {
+		return nil, marks, 0, false
+	}
+	size, err := f.Size()
+	if err != nil || size < 16 {
+		_ = f.Close()
+		return nil, marks, 0, false
+	}
+	data := make([]byte, size)
+	_, err = f.ReadAt(data, 0)
+	_ = f.Close()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, marks, 0, false
+	}
+	body := data[:len(data)-4]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(data[len(data)-4:]) {
+		return nil, marks, 0, false
+	}
+	r := &cpReader{b: body}
+	if string(r.take(8)) != checkpointMagic || r.u32() != checkpointVersion {
+		return nil, marks, 0, false
+	}
+	nextID = r.u64()
+	for i := range marks {
+		marks[i] = r.u64()
+	}
+	nsegs := int(r.u32())
+	if r.err != nil || nsegs > len(r.b) {
+		return nil, marks, 0, false
+	}
+	for k := 0; k < nsegs; k++ {
+		var c cpSegment
+		c.seq, c.base, c.kind = r.u64(), r.u64(), r.u8()
+		c.end, c.commits, c.maxID = int64(r.u64()), r.u64(), r.u64()
+		n := int(r.u32())
+		contiguous := r.u8() == 1
+		c.firstID = r.u64()
+		if r.err != nil || n < 0 || n > len(r.b) {
+			return nil, marks, 0, false
+		}
+		if !contiguous {
+			c.ids = make([]uint64, n)
+			for i := range c.ids {
+				c.ids[i] = r.u64()
+			}
+		}
+		c.offs = make([]uint32, n)
+		for i := range c.offs {
+			c.offs[i] = r.u32()
+		}
+		c.lens = make([]uint32, n)
+		for i := range c.lens {
+			c.lens[i] = r.u32()
+		}
+		c.live = make([]uint64, (n+63)/64)
+		for i := range c.live {
+			c.live[i] = r.u64()
+		}
+		if r.err != nil {
+			return nil, marks, 0, false
+		}
+		segs = append(segs, c)
+	}
+	if len(r.b) != 0 {
+		return nil, marks, 0, false
+	}
+	return segs, marks, nextID, true
 }
 
 // checkEnd verifies that a segment's log ends exactly at end: a COMMIT frame

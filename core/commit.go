@@ -290,6 +290,12 @@ func (t *Table) spaceLow() bool {
 
 // commitBatch writes, syncs and publishes one batch. It reports whether rows
 // were appended (waiters should be woken). Every request gets its result.
+//
+// Steps: plan (ids, relay marks, removals, under t.mu read), place (the
+// active segment or a new one when the batch does not fit), encode, write,
+// sync, publish (the index under t.mu). Nothing is visible to readers or
+// acknowledged before the sync; a failure before it leaves the index as it
+// was, and the logical end does not move.
 func (t *Table) commitBatch(batch []*request) (appended bool) {
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
@@ -297,107 +303,144 @@ func (t *Table) commitBatch(batch []*request) (appended bool) {
 		if r := recover(); r != nil {
 			err := fmt.Errorf("queue: internal error in commit: %v", r)
 			t.broken = fmt.Errorf("%w: %w", ErrIO, err)
-			for _, q := range batch {
-				q.err = err
-			}
+			failAll(batch, err)
 			appended = false
 		}
 	}()
-	fail := func(err error) bool {
-		for _, q := range batch {
-			q.err = err
-		}
-		return false
-	}
 	if t.broken != nil {
-		return fail(t.broken)
+		return failAll(batch, t.broken)
 	}
+	p := t.planBatch(batch)
+	if p.nrows == 0 && len(p.removeSet) == 0 && p.marks == p.startMarks {
+		return false // nothing to write: skipped relays, no-op removals
+	}
+	if err := t.placeBatch(&p); err != nil {
+		return failAll(batch, err)
+	}
+	t.encodeBatch(&p, batch)
+	if err := t.writeBatch(&p); err != nil {
+		t.discardSegment(p.fresh)
+		return failAll(batch, err)
+	}
+	t.publishBatch(&p, batch)
+	return p.nrows > 0
+}
 
-	// Plan: assign ids, check relay marks, select removals, under a read
-	// lock (only this goroutine changes ids, marks and liveness).
+// failAll gives every request of the batch err; it returns false (no rows
+// appended) for commitBatch.
+func failAll(batch []*request, err error) bool {
+	for _, q := range batch {
+		q.err = err
+	}
+	return false
+}
+
+// batchPlan is one batch on its way through commitBatch.
+type batchPlan struct {
+	dir               string
+	active            *segment // the last segment of the index
+	seg               *segment // where the batch is written: active or fresh
+	fresh             *segment // a new log segment (rotation), else nil
+	startID, nextID   uint64
+	startMarks, marks [MaxRelaySlots]uint64
+	end               int64  // offset of the batch in seg
+	commits           uint64 // commit frames in seg before the batch
+	removeSet         map[uint64]bool
+	size              int // encoded size, segment header and state excluded
+	nrows             int
+	rowsAt            []placedRow
+	buf               []byte
+}
+
+type placedRow struct {
+	id  uint64
+	off int64
+	n   int
+}
+
+// planBatch assigns ids, checks relay marks and selects the removals that
+// change something, under a read lock: only the committer changes ids,
+// marks and liveness, so the plan stays valid until publishBatch.
+func (t *Table) planBatch(batch []*request) batchPlan {
 	t.mu.RLock()
-	active := t.segs[len(t.segs)-1]
-	nextID, marks := t.nextID, t.marks
-	startID, startMarks := nextID, marks
-	end, commits := active.end, active.commits
-	var removeSet map[uint64]bool
-	size := frameHeaderSize + commitBodySize
-	nrows := 0
+	defer t.mu.RUnlock()
+	p := batchPlan{dir: t.dir, active: t.segs[len(t.segs)-1], nextID: t.nextID, marks: t.marks}
+	p.startID, p.startMarks = p.nextID, p.marks
+	p.end, p.commits = p.active.end, p.active.commits
+	p.size = frameHeaderSize + commitBodySize
 	for _, q := range batch {
 		if q.removes != nil {
 			for _, id := range q.removes {
-				if removeSet[id] {
+				if p.removeSet[id] {
 					continue
 				}
 				if s, i, ok := t.locateLocked(id); ok && s.isLive(i) {
-					if removeSet == nil {
-						removeSet = make(map[uint64]bool)
+					if p.removeSet == nil {
+						p.removeSet = make(map[uint64]bool)
 					}
-					removeSet[id] = true
+					p.removeSet[id] = true
 					q.removed++
 				}
 			}
 			if q.removed > 0 {
-				size += frameHeaderSize + 8*q.removed
+				p.size += frameHeaderSize + 8*q.removed
 			}
 			continue
 		}
-		if q.relay != nil && !q.relay.Reset && q.relay.RowID <= marks[q.relay.Slot] {
+		if q.relay != nil && !q.relay.Reset && q.relay.RowID <= p.marks[q.relay.Slot] {
 			q.skipped = true
 			continue
 		}
-		q.firstID = nextID
-		nextID += uint64(len(q.rows))
-		nrows += len(q.rows)
+		q.firstID = p.nextID
+		p.nextID += uint64(len(q.rows))
+		p.nrows += len(q.rows)
 		for _, row := range q.rows {
-			size += frameHeaderSize + rowBodyMin + len(row)
+			p.size += frameHeaderSize + rowBodyMin + len(row)
 		}
 		if q.relay != nil {
-			marks[q.relay.Slot] = q.relay.RowID
-			size += frameHeaderSize + relayBodySize
+			p.marks[q.relay.Slot] = q.relay.RowID
+			p.size += frameHeaderSize + relayBodySize
 		}
 	}
-	dir := t.dir
-	t.mu.RUnlock()
+	return p
+}
 
-	if nrows == 0 && len(removeSet) == 0 && marks == startMarks {
-		return false // nothing to write: skipped relays, no-op removals
+// placeBatch chooses the segment: the active one, or a new log segment
+// when the batch does not fit and the active segment has rows.
+func (t *Table) placeBatch(p *batchPlan) error {
+	p.seg = p.active
+	if p.end+int64(p.size) <= t.opts.SegmentSize || p.active.nrows() == 0 {
+		return nil
 	}
-
-	// Rotate when the batch does not fit and the active segment has rows.
-	var fresh *segment
-	seg := active
-	if end+int64(size) > t.opts.SegmentSize && active.nrows() > 0 {
-		var err error
-		fresh, err = t.createSegment(dir, active.seq+1)
-		if err != nil {
-			return fail(err)
-		}
-		seg = fresh
-		fresh.maxID = startID - 1
-		end, commits = 0, 0
+	fresh, err := t.createSegment(p.dir, p.active.seq+1)
+	if err != nil {
+		return err
 	}
+	fresh.maxID = p.startID - 1
+	p.seg, p.fresh = fresh, fresh
+	p.end, p.commits = 0, 0
+	return nil
+}
 
-	// Encode.
+// encodeBatch encodes the batch into p.buf: for a new segment its header
+// and STATE first, then each append's rows (and relay frame), each
+// removal's REMOVE frame, and the COMMIT.
+func (t *Table) encodeBatch(p *batchPlan, batch []*request) {
 	buf := t.wbuf[:0]
-	if fresh != nil {
-		buf = segmentHeader{seq: fresh.seq, base: fresh.seq, kind: kindLog}.encode(buf)
-		st := stateRecord{nextRowID: startID, prevCommits: active.commits, marks: startMarks}
+	if p.fresh != nil {
+		buf = segmentHeader{seq: p.fresh.seq, base: p.fresh.seq, kind: kindLog}.encode(buf)
+		st := stateRecord{nextRowID: p.startID, prevCommits: p.active.commits, marks: p.startMarks}
 		buf = st.encode(buf)
 	}
-	type placed struct {
-		id  uint64
-		off int64
-		n   int
-	}
-	rowsAt := make([]placed, 0, nrows)
+	p.rowsAt = make([]placedRow, 0, p.nrows)
 	for _, q := range batch {
 		if q.removes != nil || q.skipped {
 			continue
 		}
 		for k, row := range q.rows {
-			rowsAt = append(rowsAt, placed{q.firstID + uint64(k), end + int64(len(buf)), len(row)})
-			buf = appendRowFrame(buf, q.firstID+uint64(k), row)
+			id := q.firstID + uint64(k)
+			p.rowsAt = append(p.rowsAt, placedRow{id, p.end + int64(len(buf)), len(row)})
+			buf = appendRowFrame(buf, id, row)
 		}
 		if q.relay != nil {
 			buf = appendRelayFrame(buf, q.relay.Slot, q.relay.RowID)
@@ -409,62 +452,70 @@ func (t *Table) commitBatch(batch []*request) (appended bool) {
 		}
 		ids := make([]uint64, 0, q.removed)
 		for _, id := range q.removes {
-			if removeSet[id] {
+			if p.removeSet[id] {
 				ids = append(ids, id)
-				delete(removeSet, id) // a duplicate id later in the batch is not logged twice
+				delete(p.removeSet, id) // a duplicate id later in the batch is not logged twice
 			}
 		}
 		buf = appendRemoveFrame(buf, ids)
 		q.removes = ids
 	}
-	buf = appendCommitFrame(buf, commits+1, uint32(end))
+	buf = appendCommitFrame(buf, p.commits+1, uint32(p.end))
 	if cap(buf) <= 4<<20 {
 		t.wbuf = buf
 	}
+	p.buf = buf
+}
 
-	// Write and sync.
-	if err := t.prepareSpace(seg, end, int64(len(buf))); err != nil {
+// writeBatch prepares space, writes the batch with one positional write at
+// the segment's logical end and syncs it; for a new segment it then syncs
+// the directory, so the segment's entry is durable before anything in it
+// is acknowledged. ErrNoSpace leaves the table writable (nothing is
+// acknowledged, the next batch overwrites the partial bytes); any other
+// failure makes it read-only (t.broken).
+func (t *Table) writeBatch(p *batchPlan) error {
+	name := filepath.Join(p.dir, p.seg.name)
+	sticky := func(err error) error {
 		if !errors.Is(err, ErrNoSpace) {
 			t.broken = err
 		}
-		t.discardSegment(fresh)
-		return fail(err)
+		return err
 	}
-	if _, err := seg.f.WriteAt(buf, end); err != nil {
-		err = classifyWriteError(filepath.Join(dir, seg.name), end, err)
-		if !errors.Is(err, ErrNoSpace) {
-			t.broken = err
-		}
-		t.discardSegment(fresh)
-		return fail(err)
+	if err := t.prepareSpace(p.seg, p.end, int64(len(p.buf))); err != nil {
+		return sticky(err)
 	}
-	if err := seg.f.Sync(); err != nil {
-		t.broken = fileError(ErrIO, filepath.Join(dir, seg.name), end, err)
-		t.discardSegment(fresh)
-		return fail(t.broken)
+	if _, err := p.seg.f.WriteAt(p.buf, p.end); err != nil {
+		return sticky(classifyWriteError(name, p.end, err))
+	}
+	if err := p.seg.f.Sync(); err != nil {
+		return sticky(fileError(ErrIO, name, p.end, err))
 	}
 	t.st.syncs.Add(1)
-	if fresh != nil {
-		if err := t.fs.SyncDir(dir); err != nil {
-			t.broken = fileError(ErrIO, dir, 0, err)
-			t.discardSegment(fresh)
-			return fail(t.broken)
+	if p.fresh != nil {
+		if err := t.fs.SyncDir(p.dir); err != nil {
+			return sticky(fileError(ErrIO, p.dir, 0, err))
 		}
 	}
+	return nil
+}
 
-	// Publish.
+// publishBatch makes the durable batch visible: the new segment, the rows,
+// the segment's end and commit count, ids and marks, and the removals
+// (looked up again: a compaction may have swapped the segment holding a
+// row since planBatch).
+func (t *Table) publishBatch(p *batchPlan, batch []*request) {
 	t.mu.Lock()
-	if fresh != nil {
-		t.segs = append(t.segs, fresh)
+	if p.fresh != nil {
+		t.segs = append(t.segs, p.fresh)
 	}
-	for _, p := range rowsAt {
-		seg.addRow(p.id, p.off, p.n, true)
-		t.st.bytesWritten.Add(uint64(p.n))
+	for _, r := range p.rowsAt {
+		p.seg.addRow(r.id, r.off, r.n, true)
+		t.st.bytesWritten.Add(uint64(r.n))
 	}
-	seg.end = end + int64(len(buf))
-	seg.commits = commits + 1
-	t.nextID, t.marks = nextID, marks
-	t.live += uint64(nrows)
+	p.seg.end = p.end + int64(len(p.buf))
+	p.seg.commits = p.commits + 1
+	t.nextID, t.marks = p.nextID, p.marks
+	t.live += uint64(p.nrows)
 	removed := 0
 	for _, q := range batch {
 		if q.removes == nil {
@@ -485,13 +536,12 @@ func (t *Table) commitBatch(batch []*request) (appended bool) {
 	t.live -= uint64(removed)
 	t.updated = time.Now()
 	t.mu.Unlock()
-	t.st.rowsWritten.Add(uint64(nrows))
+	t.st.rowsWritten.Add(uint64(p.nrows))
 	t.st.rowsRemoved.Add(uint64(removed))
 	t.observe()
 	if removed > 0 {
 		t.kickCompaction()
 	}
-	return nrows > 0
 }
 
 // createSegment creates log segment seq (not yet durable: the caller syncs

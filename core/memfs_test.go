@@ -12,16 +12,35 @@ import (
 	"syscall"
 )
 
-// memFS is an in-memory FS that can crash: Crash() keeps only what was
-// synced (file contents by File.Sync, names by SyncDir), plus a random
-// prefix of the unsynced writes of each file, the last one possibly torn.
+// memFS is an in-memory FS that can lose power. It keeps, separately:
+//
+//   - file data: what readers see (data), what a file Sync made durable
+//     (synced) and the writes since (pending). At a crash each pending write
+//     is independently lost, kept, or torn (a random subset of its 512-byte
+//     sectors reaches the disk), as LazyFS and ALICE model it;
+//   - directory entries: the names as of each directory's last SyncDir
+//     (durable) and the creates, renames and removes since (dirOps). At a
+//     crash each of those independently persists or reverts (a rename is
+//     atomic in itself).
+//
+// Kill simulates the death of the process alone: nothing is lost, but every
+// handle of the old generation fails. Every operation checks the
+// generation and runs under the same lock hold, so an operation is atomic
+// with respect to a crash or a kill: it happens wholly before it or fails.
 // It also injects faults: failing syncs, failing writes and a disk capacity.
 type memFS struct {
 	mu      sync.Mutex
-	gen     int // bumped by Crash; handles of older generations fail
+	gen     int // bumped by Crash and Kill; handles of older generations fail
 	cur     map[string]*memNode
 	durable map[string]*memNode
+	dirOps  []memDirOp // entry changes not yet made durable by a SyncDir
 	rnd     *rand.Rand
+	// loseAll makes a crash drop every unsynced write and entry change
+	// (the deterministic worst case) instead of a random choice.
+	loseAll bool
+	// keepDirOp, when set, decides which unsynced entry changes survive a
+	// crash (deterministic tests of their order).
+	keepDirOp func(op memDirOp) bool
 
 	// fault injection, guarded by mu
 	capacity  int64                   // 0: unlimited; bytes of all files
@@ -30,6 +49,25 @@ type memFS struct {
 	syncs     int
 	crashIn   int // >0: crash at the crashIn-th mutating operation from now
 	crashed   bool
+	// killNext makes the injected crash point a Kill (process death, no
+	// loss) instead of a power loss.
+	killNext bool
+}
+
+// memDirOp is a directory entry change not yet made durable.
+type memDirOp struct {
+	kind    byte // 'c' create/mkdir, 'r' remove, 'm' rename
+	name    string
+	newname string // rename target
+	node    *memNode
+}
+
+// parents returns the directories whose SyncDir makes op durable.
+func (op memDirOp) parents() (string, string) {
+	if op.kind == 'm' {
+		return filepath.Dir(op.name), filepath.Dir(op.newname)
+	}
+	return filepath.Dir(op.name), filepath.Dir(op.name)
 }
 
 // tick counts a mutating operation; it reports true (after crashing the
@@ -40,7 +78,11 @@ func (m *memFS) tick() bool {
 	}
 	m.crashIn--
 	if m.crashIn == 0 {
-		m.crashLocked()
+		if m.killNext {
+			m.gen++
+		} else {
+			m.crashLocked()
+		}
 		m.crashed = true
 		return true
 	}
@@ -55,74 +97,30 @@ func (m *memFS) View() FS {
 	return &memView{m: m, gen: m.gen}
 }
 
+// memView binds calls to a generation; the memFS methods check it under
+// their lock (anyGen means the current one).
 type memView struct {
 	m   *memFS
 	gen int
 }
 
-func (v *memView) ok() error {
-	v.m.mu.Lock()
-	defer v.m.mu.Unlock()
-	if v.gen != v.m.gen {
+const anyGen = -1
+
+func (v *memView) Create(name string) (File, error)      { return v.m.create(v.gen, name) }
+func (v *memView) OpenRW(name string) (File, error)      { return v.m.openRW(v.gen, name) }
+func (v *memView) Mkdir(name string) error               { return v.m.mkdir(v.gen, name) }
+func (v *memView) ReadDir(name string) ([]string, error) { return v.m.readDir(v.gen, name) }
+func (v *memView) Remove(name string) error              { return v.m.remove(v.gen, name) }
+func (v *memView) Rename(o, n string) error              { return v.m.rename(v.gen, o, n) }
+func (v *memView) SyncDir(name string) error             { return v.m.syncDir(v.gen, name) }
+func (v *memView) Exists(name string) (bool, error)      { return v.m.exists(v.gen, name) }
+
+// genOK reports whether a call of generation gen may run. Caller holds mu.
+func (m *memFS) genOK(gen int) error {
+	if gen != anyGen && gen != m.gen {
 		return errCrashed
 	}
 	return nil
-}
-
-func (v *memView) Create(name string) (File, error) {
-	if err := v.ok(); err != nil {
-		return nil, err
-	}
-	return v.m.Create(name)
-}
-
-func (v *memView) OpenRW(name string) (File, error) {
-	if err := v.ok(); err != nil {
-		return nil, err
-	}
-	return v.m.OpenRW(name)
-}
-
-func (v *memView) Mkdir(name string) error {
-	if err := v.ok(); err != nil {
-		return err
-	}
-	return v.m.Mkdir(name)
-}
-
-func (v *memView) ReadDir(name string) ([]string, error) {
-	if err := v.ok(); err != nil {
-		return nil, err
-	}
-	return v.m.ReadDir(name)
-}
-
-func (v *memView) Remove(name string) error {
-	if err := v.ok(); err != nil {
-		return err
-	}
-	return v.m.Remove(name)
-}
-
-func (v *memView) Rename(o, n string) error {
-	if err := v.ok(); err != nil {
-		return err
-	}
-	return v.m.Rename(o, n)
-}
-
-func (v *memView) SyncDir(name string) error {
-	if err := v.ok(); err != nil {
-		return err
-	}
-	return v.m.SyncDir(name)
-}
-
-func (v *memView) Exists(name string) (bool, error) {
-	if err := v.ok(); err != nil {
-		return false, err
-	}
-	return v.m.Exists(name)
 }
 
 type memNode struct {
@@ -151,9 +149,21 @@ var errCrashed = errors.New("memfs: file system crashed")
 
 func clean(p string) string { return filepath.Clean("/" + p) }
 
-func (m *memFS) Create(name string) (File, error) {
+func (m *memFS) Create(name string) (File, error)      { return m.create(anyGen, name) }
+func (m *memFS) OpenRW(name string) (File, error)      { return m.openRW(anyGen, name) }
+func (m *memFS) Mkdir(name string) error               { return m.mkdir(anyGen, name) }
+func (m *memFS) ReadDir(name string) ([]string, error) { return m.readDir(anyGen, name) }
+func (m *memFS) Remove(name string) error              { return m.remove(anyGen, name) }
+func (m *memFS) Rename(o, n string) error              { return m.rename(anyGen, o, n) }
+func (m *memFS) SyncDir(name string) error             { return m.syncDir(anyGen, name) }
+func (m *memFS) Exists(name string) (bool, error)      { return m.exists(anyGen, name) }
+
+func (m *memFS) create(gen int, name string) (File, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.genOK(gen); err != nil {
+		return nil, err
+	}
 	name = clean(name)
 	if _, ok := m.cur[name]; ok {
 		return nil, &fs.PathError{Op: "create", Path: name, Err: fs.ErrExist}
@@ -171,12 +181,16 @@ func (m *memFS) Create(name string) (File, error) {
 	}
 	n := &memNode{}
 	m.cur[name] = n
+	m.dirOps = append(m.dirOps, memDirOp{kind: 'c', name: name, node: n})
 	return &memFile{m: m, n: n, name: name, gen: m.gen}, nil
 }
 
-func (m *memFS) OpenRW(name string) (File, error) {
+func (m *memFS) openRW(gen int, name string) (File, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.genOK(gen); err != nil {
+		return nil, err
+	}
 	name = clean(name)
 	n, ok := m.cur[name]
 	if !ok || n.dir {
@@ -185,9 +199,12 @@ func (m *memFS) OpenRW(name string) (File, error) {
 	return &memFile{m: m, n: n, name: name, gen: m.gen}, nil
 }
 
-func (m *memFS) Mkdir(name string) error {
+func (m *memFS) mkdir(gen int, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.genOK(gen); err != nil {
+		return err
+	}
 	name = clean(name)
 	if _, ok := m.cur[name]; ok {
 		return &fs.PathError{Op: "mkdir", Path: name, Err: fs.ErrExist}
@@ -195,7 +212,9 @@ func (m *memFS) Mkdir(name string) error {
 	if p, ok := m.cur[filepath.Dir(name)]; !ok || !p.dir {
 		return &fs.PathError{Op: "mkdir", Path: name, Err: fs.ErrNotExist}
 	}
-	m.cur[name] = &memNode{dir: true}
+	n := &memNode{dir: true}
+	m.cur[name] = n
+	m.dirOps = append(m.dirOps, memDirOp{kind: 'c', name: name, node: n})
 	return nil
 }
 
@@ -220,9 +239,12 @@ func children(ns map[string]*memNode, dir string) []string {
 	return out
 }
 
-func (m *memFS) ReadDir(name string) ([]string, error) {
+func (m *memFS) readDir(gen int, name string) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.genOK(gen); err != nil {
+		return nil, err
+	}
 	name = clean(name)
 	if n, ok := m.cur[name]; !ok || !n.dir {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
@@ -230,9 +252,12 @@ func (m *memFS) ReadDir(name string) ([]string, error) {
 	return children(m.cur, name), nil
 }
 
-func (m *memFS) Remove(name string) error {
+func (m *memFS) remove(gen int, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.genOK(gen); err != nil {
+		return err
+	}
 	name = clean(name)
 	if m.tick() {
 		return errCrashed
@@ -245,12 +270,16 @@ func (m *memFS) Remove(name string) error {
 		return &fs.PathError{Op: "remove", Path: name, Err: syscall.ENOTEMPTY}
 	}
 	delete(m.cur, name)
+	m.dirOps = append(m.dirOps, memDirOp{kind: 'r', name: name})
 	return nil
 }
 
-func (m *memFS) Rename(oldname, newname string) error {
+func (m *memFS) rename(gen int, oldname, newname string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.genOK(gen); err != nil {
+		return err
+	}
 	oldname, newname = clean(oldname), clean(newname)
 	if m.tick() {
 		return errCrashed
@@ -260,28 +289,47 @@ func (m *memFS) Rename(oldname, newname string) error {
 		return &fs.PathError{Op: "rename", Path: oldname, Err: fs.ErrNotExist}
 	}
 	if n.dir {
-		// Move the subtree. Durability of the entries under it follows the
-		// directory's own entry (a rename of a directory moves its inode).
-		for p, c := range m.cur {
-			if strings.HasPrefix(p, oldname+"/") {
-				delete(m.cur, p)
-				m.cur[newname+p[len(oldname):]] = c
-			}
-		}
-		for p, c := range m.durable {
-			if strings.HasPrefix(p, oldname+"/") {
-				m.durable[newname+p[len(oldname):]] = c
-			}
+		// Move the subtree. The durable entries under it stay under the
+		// old path until the rename itself is durable (crashLocked moves
+		// them with the rename when it persists).
+		moveTree(m.cur, oldname, newname)
+		// Entry changes pending inside the moved directory now concern
+		// the new path.
+		for i := range m.dirOps {
+			op := &m.dirOps[i]
+			op.name = movedPath(op.name, oldname, newname)
+			op.newname = movedPath(op.newname, oldname, newname)
 		}
 	}
 	delete(m.cur, oldname)
 	m.cur[newname] = n
+	m.dirOps = append(m.dirOps, memDirOp{kind: 'm', name: oldname, newname: newname, node: n})
 	return nil
 }
 
-func (m *memFS) SyncDir(name string) error {
+// moveTree moves the entries strictly under dir old to dir new.
+func moveTree(ns map[string]*memNode, old, new string) {
+	for p, c := range ns {
+		if strings.HasPrefix(p, old+"/") {
+			delete(ns, p)
+			ns[new+p[len(old):]] = c
+		}
+	}
+}
+
+func movedPath(p, old, new string) string {
+	if strings.HasPrefix(p, old+"/") {
+		return new + p[len(old):]
+	}
+	return p
+}
+
+func (m *memFS) syncDir(gen int, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.genOK(gen); err != nil {
+		return err
+	}
 	name = clean(name)
 	if m.tick() {
 		return errCrashed
@@ -313,6 +361,13 @@ func (m *memFS) SyncDir(name string) error {
 			}
 		}
 	}
+	ops := m.dirOps[:0]
+	for _, op := range m.dirOps {
+		if a, b := op.parents(); a != name && b != name {
+			ops = append(ops, op)
+		}
+	}
+	m.dirOps = ops
 	return nil
 }
 
@@ -326,54 +381,121 @@ func (m *memFS) dropDurable(p string) {
 	}
 }
 
-func (m *memFS) Exists(name string) (bool, error) {
+func (m *memFS) exists(gen int, name string) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.genOK(gen); err != nil {
+		return false, err
+	}
 	_, ok := m.cur[clean(name)]
 	return ok, nil
 }
 
-// Crash simulates power loss: only durable names survive, each file keeps
-// its synced bytes plus a random prefix of later writes (possibly torn).
+// Kill simulates the death of the process: every handle and view of the
+// current generation fails from now on, nothing written is lost.
+func (m *memFS) Kill() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gen++
+}
+
+// Crash simulates power loss: each directory keeps its durable entries plus
+// a random subset of the entry changes since its last SyncDir; each file
+// keeps its synced bytes plus, for each later write, nothing, all of it or
+// a random subset of its sectors.
 func (m *memFS) Crash() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.crashLocked()
 }
 
+// keep decides whether one unsynced change survives the crash.
+func (m *memFS) keep() bool { return !m.loseAll && m.rnd.Intn(2) == 0 }
+
 func (m *memFS) crashLocked() {
 	m.gen++
+	view := map[string]*memNode{}
+	for p, n := range m.durable {
+		view[p] = n
+	}
+	for _, op := range m.dirOps {
+		if m.keepDirOp != nil && !m.keepDirOp(op) || m.keepDirOp == nil && !m.keep() {
+			continue
+		}
+		switch op.kind {
+		case 'c':
+			if p, ok := view[filepath.Dir(op.name)]; ok && p.dir {
+				view[op.name] = op.node
+			}
+		case 'r':
+			delete(view, op.name)
+			for q := range view {
+				if strings.HasPrefix(q, op.name+"/") {
+					delete(view, q)
+				}
+			}
+		case 'm':
+			if p, ok := view[filepath.Dir(op.newname)]; !ok || !p.dir {
+				continue
+			}
+			delete(view, op.name)
+			if op.node.dir {
+				moveTree(view, op.name, op.newname)
+			}
+			view[op.newname] = op.node
+		}
+	}
+	m.dirOps = nil
+	// Entries under a directory whose own entry did not persist are gone.
+	for p := range view {
+		for q := filepath.Dir(p); p != "/" && q != "/"; q = filepath.Dir(q) {
+			if d, ok := view[q]; !ok || !d.dir {
+				delete(view, p)
+				break
+			}
+		}
+	}
 	seen := map[*memNode]bool{}
-	for _, n := range m.durable {
+	for _, n := range view {
 		if n.dir || seen[n] {
 			continue
 		}
 		seen[n] = true
 		data := append([]byte(nil), n.synced...)
-		keep := 0
-		if len(n.pending) > 0 {
-			keep = m.rnd.Intn(len(n.pending) + 1)
-		}
-		for i, op := range n.pending[:keep] {
+		for _, op := range n.pending {
 			if op.trunc {
-				data = resize(data, op.size)
+				if m.keep() {
+					data = resize(data, op.size)
+				}
 				continue
 			}
-			d := op.data
-			if i == keep-1 && m.rnd.Intn(2) == 0 && len(d) > 0 {
-				d = d[:m.rnd.Intn(len(d))]
+			switch {
+			case m.loseAll:
+			case m.rnd.Intn(3) == 0: // the whole write
+				data = writeAt(data, op.off, op.data)
+			case m.rnd.Intn(2) == 0: // torn: some of its sectors
+				for lo := op.off; lo < op.off+int64(len(op.data)); {
+					hi := min((lo/sector+1)*sector, op.off+int64(len(op.data)))
+					if m.rnd.Intn(2) == 0 {
+						data = writeAt(data, lo, op.data[lo-op.off:hi-op.off])
+					}
+					lo = hi
+				}
 			}
-			data = writeAt(data, op.off, d)
 		}
 		n.data = data
 		n.synced = append([]byte(nil), data...)
 		n.pending = nil
 	}
+	m.durable = view
 	m.cur = map[string]*memNode{}
-	for p, n := range m.durable {
+	for p, n := range view {
 		m.cur[p] = n
 	}
 }
+
+// sector is the unit a torn write is made of.
+const sector = 512
 
 // Corrupt flips one bit of a file's current and synced bytes.
 func (m *memFS) Corrupt(name string, off int64) {

@@ -14,27 +14,83 @@ import (
 // recover rebuilds the in-memory state from the table directory (steps in
 // docs/FORMAT.md, "Recovery"). It runs before the committer starts, so it
 // owns the table alone; it still takes mu where it publishes.
+//
+// Steps: list the directory (deleting temp files), read the segment
+// headers, delete obsolete segments and check that the rest form a chain,
+// load the checkpoint or replay the segments, then make what was adopted
+// durable before anything is served.
 func (t *Table) recover() error {
+	seqs, hasCheckpoint, err := t.listSegments()
+	if err != nil {
+		return err
+	}
+	hdrs, err := t.readHeaders(seqs)
+	if err != nil {
+		return err
+	}
+	keep, err := t.dropObsolete(seqs, hdrs)
+	if err != nil {
+		return err
+	}
+	var proven map[uint64]int64
+	if hasCheckpoint {
+		var ok bool
+		ok, proven = t.loadCheckpoint(seqs, keep, hdrs)
+		if ok {
+			if err := t.removeCheckpoint(); err != nil {
+				return err
+			}
+			return t.makeDurable()
+		}
+		t.resetIndex()
+	}
+	// The checkpoint stays until the replay has succeeded, so that an open
+	// refused for damage it proves is refused again. Replay writes nothing
+	// it contradicts: it only cuts bytes after the last commit, which a
+	// checkpoint that bound the replay does not count.
+	if err := t.replay(seqs, keep, hdrs, proven); err != nil {
+		return err
+	}
+	if hasCheckpoint {
+		if err := t.removeCheckpoint(); err != nil {
+			return err
+		}
+	}
+	return t.makeDurable()
+}
+
+// removeCheckpoint deletes the checkpoint durably. It describes the table
+// only until the next write, so it must be gone before the table accepts
+// one.
+func (t *Table) removeCheckpoint() error {
+	name := filepath.Join(t.dir, checkpointName)
+	if err := t.fs.Remove(name); err != nil {
+		return fileError(ErrIO, name, 0, err)
+	}
+	if err := t.fs.SyncDir(t.dir); err != nil {
+		return fileError(ErrIO, t.dir, 0, err)
+	}
+	return nil
+}
+
+// listSegments lists the directory: the segment numbers in order and
+// whether a checkpoint exists. Temp files are deleted: nothing refers to
+// one before its rename (an interrupted compaction, truncate or checkpoint).
+func (t *Table) listSegments() (seqs []uint64, hasCheckpoint bool, err error) {
 	dir := t.dir
 	names, err := t.fs.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%w: table directory %s", ErrNotFound, dir)
+			return nil, false, fmt.Errorf("%w: table directory %s", ErrNotFound, dir)
 		}
-		return fmt.Errorf("queue: open %s: %w", dir, err)
+		return nil, false, fmt.Errorf("queue: open %s: %w", dir, err)
 	}
-	var seqs []uint64
-	dirty := false
-	hasCheckpoint := false
 	for _, n := range names {
 		switch {
 		case strings.HasSuffix(n, tmpSuffix):
-			// Temp files are never referenced before their rename: an
-			// interrupted compaction, truncate or checkpoint.
 			if err := t.fs.Remove(filepath.Join(dir, n)); err != nil {
-				return fileError(ErrIO, filepath.Join(dir, n), 0, err)
+				return nil, false, fileError(ErrIO, filepath.Join(dir, n), 0, err)
 			}
-			dirty = true
 		case n == checkpointName:
 			hasCheckpoint = true
 		default:
@@ -45,30 +101,44 @@ func (t *Table) recover() error {
 	}
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
 	if len(seqs) == 0 {
-		return fmt.Errorf("%w: %s has no segment files", ErrCorrupt, dir)
+		return nil, false, fmt.Errorf("%w: %s has no segment files", ErrCorrupt, dir)
 	}
+	return seqs, hasCheckpoint, nil
+}
 
-	// Headers first: compacted and truncate segments make older ones obsolete.
+// readHeaders reads the SEGMENT frame of every segment. An unreadable
+// header is tolerated on the last segment only (a log segment whose
+// creation was interrupted: nothing in it was acknowledged, the directory
+// sync comes first); its entry gets kind 0, which dropObsolete deletes.
+func (t *Table) readHeaders(seqs []uint64) ([]segmentHeader, error) {
 	hdrs := make([]segmentHeader, len(seqs))
-	valid := make([]bool, len(seqs))
 	for i, seq := range seqs {
-		h, err := t.readHeader(filepath.Join(dir, segmentName(seq)))
+		name := filepath.Join(t.dir, segmentName(seq))
+		h, err := t.readHeader(name)
 		if err == nil && h.seq != seq {
 			err = fmt.Errorf("header names segment %d", h.seq)
 		}
 		if err != nil {
 			if i == len(seqs)-1 && i > 0 {
-				// A log segment whose creation was interrupted: nothing in it
-				// was acknowledged (the directory sync comes first).
 				continue
 			}
-			return fileError(ErrCorrupt, filepath.Join(dir, segmentName(seq)), 0, err)
+			return nil, fileError(ErrCorrupt, name, 0, err)
 		}
-		hdrs[i], valid[i] = h, true
+		hdrs[i] = h
 	}
+	return hdrs, nil
+}
+
+// dropObsolete deletes the segments with an unreadable header and those
+// made obsolete by a later compacted or truncate segment (base <= seq <
+// that seq), which finishes an interrupted compaction or truncate, in any
+// order: obsolescence is decided by the headers alone. The remaining
+// segments (indexes into seqs) must form a chain: each one's base is the
+// previous one's seq + 1.
+func (t *Table) dropObsolete(seqs []uint64, hdrs []segmentHeader) ([]int, error) {
 	obsolete := func(seq uint64) bool {
 		for i := range seqs {
-			if valid[i] && hdrs[i].base <= seq && seq < hdrs[i].seq {
+			if hdrs[i].kind != 0 && hdrs[i].base <= seq && seq < hdrs[i].seq {
 				return true
 			}
 		}
@@ -76,50 +146,35 @@ func (t *Table) recover() error {
 	}
 	var keep []int
 	for i, seq := range seqs {
-		if !valid[i] || obsolete(seq) {
-			if err := t.fs.Remove(filepath.Join(dir, segmentName(seq))); err != nil {
-				return fileError(ErrIO, filepath.Join(dir, segmentName(seq)), 0, err)
+		if hdrs[i].kind == 0 || obsolete(seq) {
+			name := filepath.Join(t.dir, segmentName(seq))
+			if err := t.fs.Remove(name); err != nil {
+				return nil, fileError(ErrIO, name, 0, err)
 			}
-			dirty = true
 			continue
 		}
 		keep = append(keep, i)
 	}
-	// Each kept segment continues the previous one: a log segment has
-	// base == seq, a compacted one replaces [base, seq].
 	for k := 1; k < len(keep); k++ {
 		if hdrs[keep[k]].base != seqs[keep[k-1]]+1 {
-			return fmt.Errorf("%w: %s: segment %s is missing", ErrCorrupt, dir, segmentName(seqs[keep[k-1]]+1))
+			return nil, fmt.Errorf("%w: %s: segment %s is missing", ErrCorrupt, t.dir, segmentName(seqs[keep[k-1]]+1))
 		}
 	}
 	if len(keep) == 0 {
-		return fmt.Errorf("%w: %s has no valid segment", ErrCorrupt, dir)
+		return nil, fmt.Errorf("%w: %s has no valid segment", ErrCorrupt, t.dir)
 	}
+	return keep, nil
+}
 
-	if hasCheckpoint {
-		ok, err := t.loadCheckpoint(seqs, keep, hdrs)
-		if err != nil {
-			return err
-		}
-		// The checkpoint describes the table only until the next write:
-		// remove it before anything is written.
-		if err := t.fs.Remove(filepath.Join(dir, checkpointName)); err != nil {
-			return fileError(ErrIO, filepath.Join(dir, checkpointName), 0, err)
-		}
-		if err := t.fs.SyncDir(dir); err != nil {
-			return fileError(ErrIO, dir, 0, err)
-		}
-		if ok {
-			return nil
-		}
-		t.resetIndex()
-	}
-
+// replay rebuilds the index by reading every kept segment. proven (from an
+// intact checkpoint, may be nil) gives, per segment, the end its commits
+// reached at the last clean shutdown.
+func (t *Table) replay(seqs []uint64, keep []int, hdrs []segmentHeader, proven map[uint64]int64) error {
 	t.nextID = 1
 	var lastRowID uint64
 	for n, i := range keep {
 		last := n == len(keep)-1
-		name := filepath.Join(dir, segmentName(seqs[i]))
+		name := filepath.Join(t.dir, segmentName(seqs[i]))
 		f, err := t.fs.OpenRW(name)
 		if err != nil {
 			return fileError(ErrIO, name, 0, err)
@@ -131,32 +186,45 @@ func (t *Table) recover() error {
 			prev = t.segs[len(t.segs)-1]
 		}
 		t.segs = append(t.segs, s)
-		if err := t.loadSegment(s, prev, name, last, &lastRowID); err != nil {
+		if err := t.loadSegment(s, prev, name, last, &lastRowID, proven[s.seq]); err != nil {
 			return err
 		}
-		if s.commits == 0 {
-			if last && n > 0 && s.kind == kindLog {
-				// Torn creation of a new log segment.
-				t.segs = t.segs[:len(t.segs)-1]
-				s.release()
-				if err := t.fs.Remove(name); err != nil {
-					return fileError(ErrIO, name, 0, err)
-				}
-				dirty = true
-				// The previous segment is active again: cut its tail too.
-				prev := t.segs[len(t.segs)-1]
-				if err := cutTail(prev, filepath.Join(dir, prev.name)); err != nil {
-					return err
-				}
-				continue
-			}
+		if s.commits > 0 {
+			continue
+		}
+		if !last || n == 0 || s.kind != kindLog {
 			return fileError(ErrCorrupt, name, 0, errors.New("segment has no commit"))
 		}
-	}
-	if dirty {
-		if err := t.fs.SyncDir(dir); err != nil {
-			return fileError(ErrIO, dir, 0, err)
+		// Torn creation of a new log segment: nothing in it was
+		// acknowledged. The previous segment is active again: cut its
+		// tail too.
+		t.segs = t.segs[:len(t.segs)-1]
+		s.release()
+		if err := t.fs.Remove(name); err != nil {
+			return fileError(ErrIO, name, 0, err)
 		}
+		if err := cutTail(prev, filepath.Join(t.dir, prev.name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// makeDurable syncs what recovery adopted before the table serves. A
+// process that died may have left a segment whose directory entry, or a
+// batch whose bytes, were never synced: recovery reads them from the page
+// cache like durable ones, and rows acknowledged later (in that segment, or
+// in segments whose STATE counts its commits) would depend on them. The
+// sealed segments were synced before the next one was started; only the
+// active one can hold unsynced bytes. The directory sync also makes the
+// deletions of recovery durable.
+func (t *Table) makeDurable() error {
+	active := t.segs[len(t.segs)-1]
+	if err := active.f.Sync(); err != nil {
+		return fileError(ErrIO, filepath.Join(t.dir, active.name), 0, err)
+	}
+	if err := t.fs.SyncDir(t.dir); err != nil {
+		return fileError(ErrIO, t.dir, 0, err)
 	}
 	return nil
 }
@@ -189,8 +257,21 @@ func (t *Table) readHeader(name string) (segmentHeader, error) {
 }
 
 // loadSegment parses s's file, applying every committed batch to the index.
-// prev is the segment before s (nil for the first).
-func (t *Table) loadSegment(s, prev *segment, name string, last bool, lastRowID *uint64) error {
+// prev is the segment before s (nil for the first). proven (0: unknown) is
+// the end of the commits the checkpoint of the last clean shutdown recorded
+// for s: stopping before it is damage, never a torn tail.
+//
+// Where the frames stop being valid decides between a torn tail and damage:
+//   - the end of the file, or a zero header (zero fill ahead of the writer)
+//     or an invalid frame with no valid COMMIT after it: the end of the log,
+//     whatever follows is a torn tail, discarded;
+//   - in the last segment, the only valid COMMIT after it continues the
+//     commit numbers and its batch start is where the bad frames begin:
+//     the last batch, written with one unsynced write, reached the disk in
+//     part (its COMMIT in a sector that did, earlier frames in sectors
+//     that did not). It was never acknowledged: discarded like a torn tail;
+//   - any other valid COMMIT after it: damage in the middle, ErrCorrupt.
+func (t *Table) loadSegment(s, prev *segment, name string, last bool, lastRowID *uint64, proven int64) error {
 	size, err := s.f.Size()
 	if err != nil {
 		return fileError(ErrIO, name, 0, err)
@@ -219,12 +300,11 @@ func (t *Table) loadSegment(s, prev *segment, name string, last bool, lastRowID 
 				st = frameBad
 			}
 		}
-		if st == frameEnd {
-			break
-		}
 		if st != frameOK {
-			// Torn tail or damage? Damage if a valid commit follows.
-			if later := findCommit(data, off+1); later >= 0 {
+			// A zero header is the end of the log only if no valid
+			// commit follows: zeros before one are a lost block.
+			later := findCommit(data, off+1)
+			if later >= 0 && !(last && tornLastBatch(data, later, committedEnd, s.commits)) {
 				return fileError(ErrCorrupt, name, off, fmt.Errorf("damaged record before a commit at offset %d", later))
 			}
 			break
@@ -244,6 +324,10 @@ func (t *Table) loadSegment(s, prev *segment, name string, last bool, lastRowID 
 		s.commits++
 		committedEnd = off
 	}
+	if committedEnd < proven {
+		return fileError(ErrCorrupt, name, off, fmt.Errorf(
+			"the log ends at offset %d but the checkpoint of the last clean shutdown recorded commits up to %d", committedEnd, proven))
+	}
 	s.end = committedEnd
 	s.allocated = committedEnd
 	if last && size > committedEnd {
@@ -261,6 +345,18 @@ func (t *Table) loadSegment(s, prev *segment, name string, last bool, lastRowID 
 		}
 	}
 	return nil
+}
+
+// tornLastBatch reports whether the valid COMMIT frame at offset at closes
+// the batch that starts at committedEnd (its number follows commits and its
+// batch start is committedEnd) and no valid COMMIT follows it.
+func tornLastBatch(data []byte, at, committedEnd int64, commits uint64) bool {
+	fr, st := decodeFrame(data[at:])
+	if st != frameOK {
+		return false
+	}
+	c, ok := decodeCommit(fr.body)
+	return ok && c.n == commits+1 && int64(c.batchStart) == committedEnd && findCommit(data, at+int64(fr.size)) < 0
 }
 
 // findCommit returns the offset of a valid commit frame at or after from.

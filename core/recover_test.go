@@ -192,3 +192,70 @@ func TestCorruptErrorNamesFileAndOffset(t *testing.T) {
 	require.ErrorIs(t, err, ErrCorrupt)
 	require.Regexp(t, fmt.Sprintf(`%s at offset \d+`, segmentName(1)), err.Error())
 }
+
+// TestTornLastBatchSectors: a power loss during the last batch's unsynced
+// write may persist its later sectors (the COMMIT) and not its earlier
+// ones. That batch was never acknowledged: recovery drops it like a torn
+// tail instead of refusing the table. Damage before an earlier commit of
+// the same segment is still ErrCorrupt.
+func TestTornLastBatchSectors(t *testing.T) {
+	files, lastSeg, start, end := buildTable(t, 31)
+	full, err := openFiles(t, files)
+	require.NoError(t, err)
+	want := liveIDs(t, full)
+	full.Close()
+	commitAt := end - frameHeaderSize - commitBodySize
+	for off := start; off < commitAt; off++ {
+		f2 := map[string][]byte{}
+		for k, v := range files {
+			f2[k] = v
+		}
+		d := append([]byte(nil), files[lastSeg]...)
+		d[off] ^= 0x55
+		f2[lastSeg] = d
+		tb, err := openFiles(t, f2)
+		require.NoError(t, err, "damage at %d", off)
+		require.Equal(t, want[:len(want)-2], liveIDs(t, tb), "damage at %d", off)
+		tb.Close()
+	}
+	if start > frameHeaderSize+segmentBodySize+frameHeaderSize+stateBodySize {
+		f2 := map[string][]byte{}
+		for k, v := range files {
+			f2[k] = v
+		}
+		d := append([]byte(nil), files[lastSeg]...)
+		d[start-frameHeaderSize-commitBodySize-5] ^= 0x55 // the previous batch's rows or commit
+		f2[lastSeg] = d
+		_, err := openFiles(t, f2)
+		require.ErrorIs(t, err, ErrCorrupt)
+	}
+}
+
+// TestZeroedFramesBeforeACommitAreDamage: zeros where a frame should be
+// read as the end of the log only when no valid commit follows (zero fill
+// ahead of the writer). Zeroed frames (a lost block) before later commits
+// of the last segment are damage, not the end: cutting there would drop
+// acknowledged rows.
+func TestZeroedFramesBeforeACommitAreDamage(t *testing.T) {
+	// A table whose last segment has at least three batches.
+	var files map[string][]byte
+	var lastSeg string
+	var start, prev int64
+	for n := 31; prev == 0; n++ {
+		require.Less(t, n, 60)
+		files, lastSeg, start, _ = buildTable(t, n)
+		c, ok := decodeCommit(files[lastSeg][start-commitBodySize:])
+		require.True(t, ok)
+		prev = int64(c.batchStart)
+	}
+	data := files[lastSeg]
+	// The batch before the last one: zero from its start to its commit.
+	d := append([]byte(nil), data...)
+	for i := prev; i < start-frameHeaderSize-commitBodySize; i++ {
+		d[i] = 0
+	}
+	files[lastSeg] = d
+	_, err := openFiles(t, files)
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.Contains(t, err.Error(), filepath.Base(lastSeg))
+}

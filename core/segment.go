@@ -151,6 +151,24 @@ func (s *segment) kill(i int) bool {
 	return true
 }
 
+// appendDead appends the ids of the removed rows to dst, skipping 64 live
+// rows at a time (a dense segment costs a pass over its bitmap).
+func (s *segment) appendDead(dst []uint64) []uint64 {
+	n := len(s.offs)
+	for w := 0; w*64 < n; w++ {
+		dead := ^s.live[w]
+		if rest := n - w*64; rest < 64 {
+			dead &= 1<<rest - 1
+		}
+		for dead != 0 {
+			b := bits.TrailingZeros64(dead)
+			dst = append(dst, s.idAt(w*64+b))
+			dead &= dead - 1
+		}
+	}
+	return dst
+}
+
 // nextLive returns the first live row index >= i, or nrows().
 func (s *segment) nextLive(i int) int {
 	n := len(s.offs)

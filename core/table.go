@@ -94,9 +94,13 @@ type Table struct {
 	loopDone   chan struct{}
 
 	compactMu sync.Mutex // serialises compactions and excludes truncate/rename/close
-	bgStop    chan struct{}
-	bgKick    chan struct{}
-	bgDone    chan struct{}
+	// staleIndex is set when a compaction replaced a segment file but could
+	// not swap its index in: the index no longer describes the files, so
+	// no checkpoint is written (the next open replays the segments).
+	staleIndex atomic.Bool
+	bgStop     chan struct{}
+	bgKick     chan struct{}
+	bgDone     chan struct{}
 
 	// waiters is guarded by the global waitMu (wait.go).
 	waiters  []*Waiter
@@ -138,39 +142,13 @@ func Create(dir string, opts Options) (err error) {
 }
 
 // writeFreshSegment writes a segment holding only its header, a state
-// record and a commit, durably under its final name (via a temp file).
+// record and a commit, durably under its final name (WriteFileAtomic).
 func writeFreshSegment(fsys FS, dir string, seq, base uint64, kind byte, st *stateRecord) error {
-	name := filepath.Join(dir, segmentName(seq))
-	tmp := name + tmpSuffix
-	_ = fsys.Remove(tmp)
-	f, err := fsys.Create(tmp)
-	if err != nil {
-		return classifyWriteError(tmp, 0, err)
-	}
 	var b []byte
 	b = segmentHeader{seq: seq, base: base, kind: kind}.encode(b)
 	b = st.encode(b)
 	b = appendCommitFrame(b, 1, 0)
-	if _, err := f.WriteAt(b, 0); err != nil {
-		_ = f.Close()
-		_ = fsys.Remove(tmp)
-		return classifyWriteError(tmp, 0, err)
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		_ = fsys.Remove(tmp)
-		return fileError(ErrIO, tmp, 0, err)
-	}
-	if err := f.Close(); err != nil {
-		return fileError(ErrIO, tmp, 0, err)
-	}
-	if err := fsys.Rename(tmp, name); err != nil {
-		return fileError(ErrIO, name, 0, err)
-	}
-	if err := fsys.SyncDir(dir); err != nil {
-		return fileError(ErrIO, dir, 0, err)
-	}
-	return nil
+	return WriteFileAtomic(fsys, filepath.Join(dir, segmentName(seq)), b)
 }
 
 // Open opens (recovering if needed) the table in dir.
@@ -258,7 +236,7 @@ func (t *Table) shutdown(checkpoint bool) error {
 
 	var err error
 	t.wmu.Lock()
-	if checkpoint && t.broken == nil {
+	if checkpoint && t.broken == nil && !t.staleIndex.Load() {
 		err = t.writeCheckpoint()
 	}
 	t.wmu.Unlock()

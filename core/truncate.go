@@ -73,6 +73,7 @@ func (t *Table) truncate() (swapped bool, err error) {
 	}
 	t.updated = time.Now()
 	t.mu.Unlock()
+	t.staleIndex.Store(false) // the index is the one fresh segment again
 
 	for _, s := range old {
 		s.release()

@@ -160,3 +160,82 @@ func removeAll(fsys FS, dir string) error {
 	}
 	return nil
 }
+
+// WriteFileAtomic replaces the file path with data durably: it writes
+// path+".tmp", fsyncs it, renames it over path and fsyncs the directory.
+// A crash at any point leaves path with either its old contents or data,
+// never a mix, plus possibly the temp file (which the next write removes).
+// fsys nil means the real file system. Errors carry ErrNoSpace or ErrIO
+// with the file name.
+func WriteFileAtomic(fsys FS, path string, data []byte) (err error) {
+	defer recoverError(&err)
+	if fsys == nil {
+		fsys = OSFS{}
+	}
+	f, _, err := replaceFile(fsys, path, nil, func(f File, tmp string) error {
+		if _, err := f.WriteAt(data, 0); err != nil {
+			return classifyWriteError(tmp, 0, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fileError(ErrIO, path, 0, err)
+	}
+	return nil
+}
+
+// replaceFile is the one way a file is replaced durably: fill writes
+// name+".tmp" (created fresh), which is then fsynced, renamed over name,
+// and the directory fsynced. Until the rename, a crash leaves the old file
+// and a temp file (recovery deletes "*.tmp" files of a table); the rename
+// is atomic, and the directory fsync makes it durable before replaceFile
+// returns. It returns the new file, open. On failure nothing is left open;
+// the temp file is deleted if the rename has not happened, and renamed
+// reports whether it had (name then holds the new contents, durably or
+// not). step (nil: none)
+// is called with the name of each step reached (synced-temp, before-rename,
+// renamed); an error from it stops there like a failure (tests).
+func replaceFile(fsys FS, name string, step func(string) error, fill func(f File, tmp string) error) (_ File, renamed bool, _ error) {
+	tmp := name + tmpSuffix
+	if step == nil {
+		step = func(string) error { return nil }
+	}
+	_ = fsys.Remove(tmp) // left by an earlier failure or crash
+	f, err := fsys.Create(tmp)
+	if err != nil {
+		return nil, false, classifyWriteError(tmp, 0, err)
+	}
+	fail := func(err error) (File, bool, error) {
+		_ = f.Close()
+		if !renamed {
+			_ = fsys.Remove(tmp)
+		}
+		return nil, renamed, err
+	}
+	if err := fill(f, tmp); err != nil {
+		return fail(err)
+	}
+	if err := step("synced-temp"); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(fileError(ErrIO, tmp, 0, err))
+	}
+	if err := step("before-rename"); err != nil {
+		return fail(err)
+	}
+	if err := fsys.Rename(tmp, name); err != nil {
+		return fail(fileError(ErrIO, name, 0, err))
+	}
+	renamed = true
+	if err := step("renamed"); err != nil {
+		return fail(err)
+	}
+	if err := fsys.SyncDir(filepath.Dir(name)); err != nil {
+		return fail(fileError(ErrIO, filepath.Dir(name), 0, err))
+	}
+	return f, true, nil
+}
