@@ -187,3 +187,39 @@ func TestCloseDuringCompactionPastItsRename(t *testing.T) {
 	ids, _ := scanAll(t, tb2, nil)
 	require.Equal(t, want, ids)
 }
+
+// The background compaction rests between looks, but a kick that arrives
+// during the rest is still taken: removals made while it rests are
+// compacted without any further kick.
+func TestBackgroundCompactionTakesTheLastKick(t *testing.T) {
+	m := newMemFS(1)
+	m.MkdirAll("/db")
+	opts := memOpts(m)
+	opts.NoBackground = false
+	opts.SegmentSize = 4 << 10
+	require.NoError(t, Create(testDir, opts))
+	tb, err := Open(testDir, opts)
+	require.NoError(t, err)
+	defer tb.Close()
+
+	var looks atomic.Int32
+	compactTestHook = func(string) error { looks.Add(1); return nil }
+	defer func() { compactTestHook = nil }()
+	// Two rounds of removals in quick succession: the second falls in the
+	// rest after the first look, and must still be compacted.
+	fillAndRemove(t, tb, 300, func(id uint64) bool { return id <= 100 })
+	_, err = tb.Remove(idRange(101, 300))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return tb.Stats().BytesRemoved == 0
+	}, 5*time.Second, 10*time.Millisecond, "removed rows still in sealed segments: %+v", tb.Stats())
+	require.Positive(t, looks.Load())
+}
+
+func idRange(from, to uint64) []uint64 {
+	ids := make([]uint64, 0, to-from+1)
+	for id := from; id <= to; id++ {
+		ids = append(ids, id)
+	}
+	return ids
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/queue-engine/queue/core"
 )
 
 // columnMeta is one column of a row payload as the handler described it at
@@ -23,35 +25,16 @@ type columnMeta struct {
 
 const columnsSuffix = ".qcol"
 
-// writeColumns stores cols in path+".qcol" atomically and durably: temp
-// file, fsync, rename, fsync of the directory.
+// writeColumns stores cols in path+".qcol" atomically and durably through
+// core's atomic replace (temp file, fsync, rename, fsync of the directory),
+// on the tables' file system.
 func writeColumns(path string, cols []columnMeta) error {
 	data, err := json.Marshal(cols)
 	if err != nil {
 		return err
 	}
-	final := path + columnsSuffix
-	tmp := final + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o660)
-	if err != nil {
+	if err := core.WriteFileAtomic(tableFS, path+columnsSuffix, data); err != nil {
 		return fmt.Errorf("queue: writing column list: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, final)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(final))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("queue: writing column list %s: %w", final, err)
 	}
 	return nil
 }
