@@ -169,23 +169,24 @@ func (t *Table) RemoveAsync(ids []uint64, done func(Pending)) (p *Pending, err e
 // acknowledged. It fails (and done is never called) only when the table
 // is closing.
 //
-// With CommitLead, a request that finds no commit in progress, nothing
-// queued and the last batch a lone request is committed at once on the
-// calling goroutine (it leads): a lone request then costs no hand-off to
-// the committer goroutine and back. The requests that arrive meanwhile
-// queue up and are taken by the committer goroutine as one batch after the
-// leader's sync. Once batches hold several requests (several connections
-// at work) the committer goroutine keeps them: a leader would commit alone
-// and halve the batching.
+// With CommitLead, a request that finds no other request in flight (none
+// queued, none being committed) is committed at once on the calling
+// goroutine (it leads): a lone request then costs no hand-off to the
+// committer goroutine and back. The requests that arrive meanwhile queue
+// up and are taken by the committer goroutine as one batch after the
+// leader's sync. While others are in flight (several connections at work)
+// requests go to the committer: a leader would commit alone and halve the
+// batching, and would hold one of the scheduler's Ps through its sync.
 func (t *Table) submit(r *request) error {
 	t.cmu.Lock()
 	if t.stopping {
 		t.cmu.Unlock()
 		return ErrClosed
 	}
-	if t.opts.Committer == CommitLead && !t.committing && len(t.pending) == 0 && t.lastBatch <= 1 {
+	inflight := t.inflight
+	t.inflight++
+	if t.opts.Committer == CommitLead && !t.committing && inflight == 0 {
 		t.committing = true
-		t.lastBatch = 1
 		t.cmu.Unlock()
 		t.commitAndComplete([]*request{r}, true)
 		t.cmu.Lock()
@@ -237,7 +238,6 @@ func (t *Table) commitLoop() {
 		}
 		batch, t.pending = t.pending, batch[:0]
 		t.committing = true
-		t.lastBatch = len(batch)
 		t.cmu.Unlock()
 		t.commitAndComplete(batch, false)
 		for i := range batch {
@@ -257,6 +257,9 @@ func (t *Table) commitLoop() {
 // fillWanted.
 func (t *Table) commitAndComplete(batch []*request, lead bool) {
 	appended := t.commitBatch(batch)
+	t.cmu.Lock()
+	t.inflight -= len(batch)
+	t.cmu.Unlock()
 	for _, r := range batch {
 		r.complete()
 	}

@@ -80,14 +80,14 @@ type Table struct {
 	updated     time.Time // guarded by mu
 
 	// Committer state (commit.go).
-	cmu        sync.Mutex // guards pending, stopping, committing, fillWanted, wakeWanted
+	cmu        sync.Mutex // guards pending, stopping, committing, fillWanted, wakeWanted, inflight
 	ccond      *sync.Cond
 	pending    []*request
 	stopping   bool
 	committing bool       // a batch is being committed (by the committer or a leader)
 	fillWanted bool       // a leader left space ahead of the writer low
 	wakeWanted bool       // a leader could not hand new rows to waiters
-	lastBatch  int        // requests in the last batch committed
+	inflight   int        // requests submitted and not yet completed
 	wmu        sync.Mutex // held while a batch is written; excludes truncate/rename/close
 	broken     error      // guarded by wmu: sticky I/O error
 	wbuf       []byte     // guarded by wmu
