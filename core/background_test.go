@@ -192,15 +192,7 @@ func TestCloseDuringCompactionPastItsRename(t *testing.T) {
 // during the rest is still taken: removals made while it rests are
 // compacted without any further kick.
 func TestBackgroundCompactionTakesTheLastKick(t *testing.T) {
-	m := newMemFS(1)
-	m.MkdirAll("/db")
-	opts := memOpts(m)
-	opts.NoBackground = false
-	opts.SegmentSize = 4 << 10
-	require.NoError(t, Create(testDir, opts))
-	tb, err := Open(testDir, opts)
-	require.NoError(t, err)
-	defer tb.Close()
+	_, tb := newMemTableWith(t, func(o *Options) { o.NoBackground = false })
 
 	var looks atomic.Int32
 	compactTestHook = func(string) error { looks.Add(1); return nil }
@@ -208,7 +200,7 @@ func TestBackgroundCompactionTakesTheLastKick(t *testing.T) {
 	// Two rounds of removals in quick succession: the second falls in the
 	// rest after the first look, and must still be compacted.
 	fillAndRemove(t, tb, 300, func(id uint64) bool { return id <= 100 })
-	_, err = tb.Remove(idRange(101, 300))
+	_, err := tb.Remove(idRange(101, 300))
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		return tb.Stats().BytesRemoved == 0

@@ -15,13 +15,7 @@ import (
 func TestCommitterModes(t *testing.T) {
 	for _, mode := range []CommitterMode{CommitLead, CommitGoroutine} {
 		t.Run([]string{"lead", "goroutine"}[mode], func(t *testing.T) {
-			m := newMemFS(1)
-			m.MkdirAll("/db")
-			opts := memOpts(m)
-			opts.Committer = mode
-			require.NoError(t, Create(testDir, opts))
-			tb, err := Open(testDir, opts)
-			require.NoError(t, err)
+			m, tb := newMemTableWith(t, func(o *Options) { o.Committer = mode })
 
 			const workers, each = 8, 100
 			var mu sync.Mutex
@@ -50,10 +44,12 @@ func TestCommitterModes(t *testing.T) {
 			require.Len(t, ids, workers*each)
 			require.Equal(t, uint64(workers*each/2), tb.Count())
 			// A lone request on the idle table.
-			_, _, err = tb.Append([][]byte{row(-1)}, nil)
+			_, _, err := tb.Append([][]byte{row(-1)}, nil)
 			require.NoError(t, err)
 			require.NoError(t, tb.Close())
 
+			opts := memOpts(m)
+			opts.Committer = mode
 			tb, err = Open(testDir, opts)
 			require.NoError(t, err)
 			defer tb.Close()

@@ -19,10 +19,20 @@ func memOpts(m *memFS) Options {
 
 func newMemTable(t *testing.T) (*memFS, *Table) {
 	t.Helper()
+	return newMemTableWith(t, nil)
+}
+
+// newMemTableWith is newMemTable with memOpts changed by set (nil: none).
+func newMemTableWith(t *testing.T, set func(*Options)) (*memFS, *Table) {
+	t.Helper()
 	m := newMemFS(1)
 	m.MkdirAll("/db")
-	require.NoError(t, Create(testDir, memOpts(m)))
-	tb, err := Open(testDir, memOpts(m))
+	opts := memOpts(m)
+	if set != nil {
+		set(&opts)
+	}
+	require.NoError(t, Create(testDir, opts))
+	tb, err := Open(testDir, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tb.Close() })
 	return m, tb
