@@ -9,6 +9,7 @@
 #include <mysql/plugin.h>
 #include "sql_class.h"
 #include "field.h"
+#include "log_event.h"          // Delete_rows_log_event
 #include <my_dir.h>
 #include <mysqld_error.h>
 #include "ha_queue.h"
@@ -17,9 +18,10 @@
 handlerton *queue_hton= nullptr;
 static int engine_ready= 0;     /* atomic: 1 between init and deinit */
 
-/* The rows of one INSERT statement are buffered (statement atomicity) and
-   capped: beyond the cap the statement fails with a clear error instead of
-   exhausting memory. Sysvar queue_max_statement_size. */
+/* The rows of one INSERT statement, and the row ids of one DELETE, are
+   buffered (statement atomicity) and capped: beyond the cap the statement
+   fails with a clear error instead of exhausting memory. Sysvar
+   queue_max_statement_size. */
 static ulonglong max_statement_bytes= 1ULL << 30;
 /* Chunk size of table copies (ALTER TABLE), see start_bulk_insert. */
 static const size_t bulk_chunk_bytes= 16ULL << 20;
@@ -190,7 +192,8 @@ ulonglong ha_queue::table_flags() const
      bytes, so conditions find them at a fixed payload offset. */
   return HA_NO_TRANSACTIONS | HA_REC_NOT_IN_SEQ | HA_STATS_RECORDS_IS_EXACT |
          HA_HAS_RECORDS | HA_NO_AUTO_INCREMENT | HA_BINLOG_ROW_CAPABLE |
-         HA_BINLOG_STMT_CAPABLE | HA_FILE_BASED | HA_CAN_GEOMETRY;
+         HA_BINLOG_STMT_CAPABLE | HA_FILE_BASED | HA_CAN_GEOMETRY |
+         HA_CAN_FORCE_BULK_DELETE;
 }
 
 int ha_queue::open(const char *name, int, uint)
@@ -351,10 +354,58 @@ int ha_queue::end_bulk_insert()
 
 /* ---------------- DELETE ---------------- */
 
-int ha_queue::delete_row(const uchar *)
+/* The core takes at most maxBatchBytes/2 (512 MiB) of 8-byte row ids in
+   one removal (core/commit.go RemoveAsync). */
+static const ulonglong core_max_remove_bytes= 1ULL << 29;
+
+/* Row ids one DELETE statement may remove: 8 bytes each, within
+   queue_max_statement_size and the core's cap. */
+static size_t max_delete_ids()
+{
+  ulonglong bytes= max_statement_bytes < core_max_remove_bytes ?
+                   max_statement_bytes : core_max_remove_bytes;
+  return static_cast<size_t>(bytes / sizeof(uint64_t));
+}
+
+/* A DELETE statement (HA_CAN_FORCE_BULK_DELETE: every single-table DELETE
+   without AFTER DELETE triggers, and the tables a multi-table DELETE
+   removes from after its join) only collects row ids here; end_bulk_delete
+   removes them in one durable request. Outside a bulk delete (AFTER DELETE
+   triggers, the first table of a multi-table DELETE) each row is removed
+   durably at once, as those statements expect.
+
+   With row-based binary logging the server would log each row as
+   delete_row returns, before anything is removed, and a statement that
+   fails later would still log them. A bulk delete therefore logs its rows
+   itself, after the removal is durable: their images are kept (packed as
+   for INSERT, within queue_max_statement_size) and the server's row
+   logging of this table is off until end_bulk_delete. */
+int ha_queue::delete_row(const uchar *buf)
 {
   if (bulk_delete)
   {
+    if (delete_ids.size() >= max_delete_ids())
+    {
+      delete_ids.clear();
+      char msg[160];
+      my_snprintf(msg, sizeof(msg),
+                  "queue: the statement removes more than %llu rows "
+                  "(8 bytes each within queue_max_statement_size)",
+                  (ulonglong) max_delete_ids());
+      my_error(ER_GET_ERRMSG, MYF(0), QC_ETOOBIG, msg, "QUEUE");
+      return HA_ERR_TO_BIG_ROW;
+    }
+    if (delete_log_rows && pack_row(buf))
+    {
+      delete_ids.clear();
+      char msg[160];
+      my_snprintf(msg, sizeof(msg),
+                  "queue: the images of the statement's rows for the binary log "
+                  "exceed queue_max_statement_size (%llu bytes)",
+                  max_statement_bytes);
+      my_error(ER_GET_ERRMSG, MYF(0), QC_ETOOBIG, msg, "QUEUE");
+      return HA_ERR_TO_BIG_ROW;
+    }
     delete_ids.push_back(cur_id);
     return 0;
   }
@@ -367,13 +418,75 @@ bool ha_queue::start_bulk_delete()
 {
   bulk_delete= true;
   delete_ids.clear();
+  packbuf.clear();
+  lens.clear();
+  /* row_logging: this statement is logged row by row (handler.h). */
+  delete_log_rows= row_logging;
+  if (delete_log_rows)
+  {
+    delete_maps_before= ha_thd()->binlog_table_maps;
+    row_logging= false;
+  }
   return false;       /* false: bulk delete supported */
 }
 
+/* The end of a DELETE's scan, before the statement reports its row count:
+   the collected rows are removed in one request (one group commit), or
+   none of them when the statement failed or was killed. */
 int ha_queue::end_bulk_delete()
 {
   bulk_delete= false;
-  return flush_deletes();
+  bool log_rows= delete_log_rows;
+  if (log_rows)
+    row_logging= true;
+  delete_log_rows= false;
+  THD *thd= ha_thd();
+  int rc= 0;
+  if (thd->is_error() || thd->killed != NOT_KILLED)
+    delete_ids.clear();
+  else
+  {
+    rc= flush_deletes();
+    if (!rc && log_rows)
+      rc= log_deleted_rows();
+  }
+  packbuf.clear();
+  lens.clear();
+  if (delete_ids.capacity() > (1U << 17))
+    std::vector<uint64_t>().swap(delete_ids);
+  if (packbuf.capacity() > (1U << 20))
+    std::vector<uchar>().swap(packbuf);
+  return rc;
+}
+
+/* Logs the rows a bulk delete removed as Delete_rows events, from the
+   images delete_row kept. */
+int ha_queue::log_deleted_rows()
+{
+  THD *thd= ha_thd();
+  if (lens.empty())
+    return 0;
+  /* Another table's rows logged during the scan (a trigger, a function,
+     a multi-table DELETE) wrote the statement's table maps while this
+     table's row logging was off. THD::binlog_write_table_maps then maps
+     it only when it is not marked as used by the statement being logged
+     (a trigger's or function's statement), and clears row_logging_init
+     when it does; otherwise its map is missing: add it. */
+  if (!delete_maps_before && thd->binlog_table_maps && row_logging_init &&
+      thd->binlog_write_table_map(table))
+    return HA_ERR_RBR_LOGGING_FAILED;
+  row_logging_init= true;
+  const uchar *p= packbuf.data();
+  for (uint32_t len : lens)
+  {
+    if (int err= unpack_row(table->record[0], p, len))
+      return err;
+    if (binlog_log_row(table, table->record[0], nullptr,
+                       Delete_rows_log_event::binlog_row_logging_function))
+      return HA_ERR_RBR_LOGGING_FAILED;
+    p+= len;
+  }
+  return 0;
 }
 
 int ha_queue::flush_deletes()
@@ -594,6 +707,13 @@ int ha_queue::external_lock(THD *thd, int lock_type)
   if (lock_type == F_UNLCK)
   {
     end_scan();
+    /* A bulk delete always ends in end_bulk_delete; ids left here belong
+       to a statement that stopped before it and must not be removed. */
+    bulk_delete= false;
+    delete_ids.clear();
+    if (delete_log_rows)
+      row_logging= true;
+    delete_log_rows= false;
     if (delete_bracket)
       qc_delete_bracket(tbl, 0);
     delete_bracket= false;
@@ -729,7 +849,8 @@ static int queue_deinit(void *)   /* called with NULL, not the handlerton */
 static MYSQL_SYSVAR_ULONGLONG(max_statement_size, max_statement_bytes,
   PLUGIN_VAR_RQCMDARG,
   "Largest total size in bytes of the rows one INSERT statement may write "
-  "into a queue table; larger statements fail and write nothing",
+  "into a queue table, and of the row ids (8 bytes each, at most 512 MiB) "
+  "one DELETE statement may remove; larger statements fail and change nothing",
   nullptr, nullptr, 1ULL << 30, 1024, 1ULL << 30, 0);
 
 static struct st_mysql_sys_var *queue_sysvars[]= {
