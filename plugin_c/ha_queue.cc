@@ -702,6 +702,27 @@ int ha_queue::info(uint)
   return 0;
 }
 
+/* binlog_format=MIXED logs a statement that uses a queue table as row
+   events. What such a statement sees depends on which rows consumers own
+   on this server (a DELETE or INSERT ... SELECT skips them, like SKIP
+   LOCKED), and a replica has no consumers: the statement itself would
+   act there on the rows the primary skipped. Marking it unsafe makes the
+   server choose row events (THD::decide_logging_format, which runs after
+   external_lock and start_stmt). binlog_format=STATEMENT is left as
+   chosen: statements are logged as written (docs/SQL.md). */
+static void log_rows_if_mixed(THD *thd)
+{
+  if (thd->variables.binlog_format == BINLOG_FORMAT_MIXED && thd->lex)
+    thd->lex->set_stmt_unsafe(LEX::BINLOG_STMT_UNSAFE_SKIP_LOCKED);
+}
+
+int ha_queue::start_stmt(THD *thd, thr_lock_type)
+{
+  /* Each statement under LOCK TABLES (no external_lock then). */
+  log_rows_if_mixed(thd);
+  return 0;
+}
+
 int ha_queue::external_lock(THD *thd, int lock_type)
 {
   if (lock_type == F_UNLCK)
@@ -720,6 +741,7 @@ int ha_queue::external_lock(THD *thd, int lock_type)
     delete_stmt= false;
     return 0;
   }
+  log_rows_if_mixed(thd);
   int cmd= thd_sql_command(thd);
   delete_stmt= lock_type == F_WRLCK &&
                (cmd == SQLCOM_DELETE || cmd == SQLCOM_DELETE_MULTI);
