@@ -219,8 +219,17 @@ int ha_queue::close()
   return 0;
 }
 
-int ha_queue::create(const char *name, TABLE *form, HA_CREATE_INFO *)
+int ha_queue::create(const char *name, TABLE *form, HA_CREATE_INFO *info)
 {
+  /* A queue table's files are always in the data directory. */
+  if (info && info->data_file_name)
+    push_warning_printf(ha_thd(), Sql_condition::WARN_LEVEL_WARN,
+                        WARN_OPTION_IGNORED, ER_THD(ha_thd(), WARN_OPTION_IGNORED),
+                        "DATA DIRECTORY");
+  if (info && info->index_file_name)
+    push_warning_printf(ha_thd(), Sql_condition::WARN_LEVEL_WARN,
+                        WARN_OPTION_IGNORED, ER_THD(ha_thd(), WARN_OPTION_IGNORED),
+                        "INDEX DIRECTORY");
   std::vector<qc_column> cols;
   int32_t offset= form->s->null_bytes;
   for (Field **fp= form->field; *fp; fp++)
@@ -843,7 +852,12 @@ static int queue_init(void *p)
 {
   queue_hton= static_cast<handlerton*>(p);
   queue_hton->create= queue_create_handler;
-  queue_hton->flags= HTON_NO_PARTITION;    /* TRUNCATE -> handler::truncate() */
+  /* TRUNCATE -> handler::truncate(). No TEMPORARY tables: the SQL
+     functions reach a table by name through the library, where a
+     connection's temporary table has no name others could use; the
+     server refuses CREATE TEMPORARY TABLE ... ENGINE=queue with
+     ER_ILLEGAL_HA_CREATE_OPTION. */
+  queue_hton->flags= HTON_NO_PARTITION | HTON_TEMPORARY_NOT_SUPPORTED;
   queue_hton->tablefile_extensions= queue_exts;
   queue_hton->close_connection= queue_close_connection;
   queue_hton->kill_query= queue_kill_query;
