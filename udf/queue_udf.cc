@@ -266,6 +266,17 @@ my_bool queue_wait_init(UDF_INIT *initid, UDF_ARGS *args, char *msg)
     which could hide the row taken) is refused here.
   */
   bool one_statement= false;
+  /* In a trigger, or in a stored function called by a statement that
+     uses tables, current_thd->lex is the routine's statement (often
+     without tables) while the calling statement has its tables open: the
+     call would run once per row and could hide the row taken. Refused
+     like any statement with tables. */
+  if (current_thd->in_sub_stmt && current_thd->open_tables)
+  {
+    snprintf(msg, MYSQL_ERRMSG_SIZE,
+             "with tables only as: SELECT ... FROM q WHERE queue_wait(...)");
+    return 1;
+  }
   if (statement_reads_tables(current_thd))
   {
     THD *thd= current_thd;
