@@ -725,10 +725,36 @@ static void log_rows_if_mixed(THD *thd)
     thd->lex->set_stmt_unsafe(LEX::BINLOG_STMT_UNSAFE_SKIP_LOCKED);
 }
 
-int ha_queue::start_stmt(THD *thd, thr_lock_type)
+/* A DELETE outside owner mode takes the interlock (qc_delete_bracket) in
+   rnd_init; it ends with the statement: at external_lock(F_UNLCK), or
+   at reset() under LOCK TABLES. */
+static bool is_delete(THD *thd, bool write)
+{
+  int cmd= thd_sql_command(thd);
+  return write && (cmd == SQLCOM_DELETE || cmd == SQLCOM_DELETE_MULTI);
+}
+
+void ha_queue::end_delete_bracket()
+{
+  if (delete_bracket)
+    qc_delete_bracket(tbl, 0);
+  delete_bracket= false;
+  delete_stmt= false;
+}
+
+int ha_queue::start_stmt(THD *thd, thr_lock_type lock_type)
 {
   /* Each statement under LOCK TABLES (no external_lock then). */
   log_rows_if_mixed(thd);
+  end_delete_bracket();
+  delete_stmt= is_delete(thd, lock_type >= TL_FIRST_WRITE);
+  return 0;
+}
+
+int ha_queue::reset()
+{
+  /* After every statement, for the tables it used. */
+  end_delete_bracket();
   return 0;
 }
 
@@ -744,16 +770,11 @@ int ha_queue::external_lock(THD *thd, int lock_type)
     if (delete_log_rows)
       row_logging= true;
     delete_log_rows= false;
-    if (delete_bracket)
-      qc_delete_bracket(tbl, 0);
-    delete_bracket= false;
-    delete_stmt= false;
+    end_delete_bracket();
     return 0;
   }
   log_rows_if_mixed(thd);
-  int cmd= thd_sql_command(thd);
-  delete_stmt= lock_type == F_WRLCK &&
-               (cmd == SQLCOM_DELETE || cmd == SQLCOM_DELETE_MULTI);
+  delete_stmt= is_delete(thd, lock_type == F_WRLCK);
   return 0;
 }
 

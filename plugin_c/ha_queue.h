@@ -61,6 +61,7 @@ class ha_queue final : public handler
   int read_owned(uchar *buf);
 
   void end_scan();
+  void end_delete_bracket();
   /* The connection's owned row if it is in this table and its cached image
      is valid; *owner_mode tells whether the connection is in owner mode. */
   const Queue_owned *cached_owned(bool *owner_mode) const;
@@ -101,6 +102,7 @@ public:
   ha_rows records() override;
   int external_lock(THD *thd, int lock_type) override;
   int start_stmt(THD *thd, thr_lock_type lock_type) override;
+  int reset() override;
   THR_LOCK_DATA **store_lock(THD *thd, THR_LOCK_DATA **to,
                              enum thr_lock_type lock_type) override;
 };
