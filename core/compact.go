@@ -28,9 +28,10 @@ import (
 //     and a crash before it leaves the old files (and a temp file that
 //     recovery deletes).
 //
-// Appends, takes and removals go on meanwhile: compaction holds t.mu only
-// to snapshot the range and to swap in the new index; rows removed during
-// the copy are copied too but stay dead (their removal is logged after k).
+// No group commit runs meanwhile: compaction holds the committer's write
+// lock (t.wmu) from choosing the range to the last delete, so appends and
+// removals wait for it (see compactOnce). Takes and scans go on: t.mu is
+// held only to snapshot the range and to swap in the new index.
 
 // background runs compaction when removals make it worthwhile.
 func (t *Table) background() {
