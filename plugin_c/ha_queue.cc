@@ -9,6 +9,7 @@
 #include <mysql/plugin.h>
 #include "sql_class.h"
 #include "field.h"
+#include "log_event.h"          // Delete_rows_log_event
 #include <my_dir.h>
 #include <mysqld_error.h>
 #include "ha_queue.h"
@@ -18,9 +19,10 @@
 handlerton *queue_hton= nullptr;
 static int engine_ready= 0;     /* atomic: 1 between init and deinit */
 
-/* The rows of one INSERT statement are buffered (statement atomicity) and
-   capped: beyond the cap the statement fails with a clear error instead of
-   exhausting memory. Sysvar queue_max_statement_size. */
+/* The rows of one INSERT statement, and the row ids of one DELETE, are
+   buffered (statement atomicity) and capped: beyond the cap the statement
+   fails with a clear error instead of exhausting memory. Sysvar
+   queue_max_statement_size. */
 static ulonglong max_statement_bytes= 1ULL << 30;
 /* Chunk size of table copies (ALTER TABLE), see start_bulk_insert. */
 static const size_t bulk_chunk_bytes= 16ULL << 20;
@@ -191,7 +193,8 @@ ulonglong ha_queue::table_flags() const
      bytes, so conditions find them at a fixed payload offset. */
   return HA_NO_TRANSACTIONS | HA_REC_NOT_IN_SEQ | HA_STATS_RECORDS_IS_EXACT |
          HA_HAS_RECORDS | HA_NO_AUTO_INCREMENT | HA_BINLOG_ROW_CAPABLE |
-         HA_BINLOG_STMT_CAPABLE | HA_FILE_BASED | HA_CAN_GEOMETRY;
+         HA_BINLOG_STMT_CAPABLE | HA_FILE_BASED | HA_CAN_GEOMETRY |
+         HA_CAN_FORCE_BULK_DELETE;
 }
 
 int ha_queue::open(const char *name, int, uint)
@@ -217,8 +220,17 @@ int ha_queue::close()
   return 0;
 }
 
-int ha_queue::create(const char *name, TABLE *form, HA_CREATE_INFO *)
+int ha_queue::create(const char *name, TABLE *form, HA_CREATE_INFO *info)
 {
+  /* A queue table's files are always in the data directory. */
+  if (info && info->data_file_name)
+    push_warning_printf(ha_thd(), Sql_condition::WARN_LEVEL_WARN,
+                        WARN_OPTION_IGNORED, ER_THD(ha_thd(), WARN_OPTION_IGNORED),
+                        "DATA DIRECTORY");
+  if (info && info->index_file_name)
+    push_warning_printf(ha_thd(), Sql_condition::WARN_LEVEL_WARN,
+                        WARN_OPTION_IGNORED, ER_THD(ha_thd(), WARN_OPTION_IGNORED),
+                        "INDEX DIRECTORY");
   std::vector<qc_column> cols;
   int32_t offset= form->s->null_bytes;
   for (Field **fp= form->field; *fp; fp++)
@@ -352,10 +364,58 @@ int ha_queue::end_bulk_insert()
 
 /* ---------------- DELETE ---------------- */
 
-int ha_queue::delete_row(const uchar *)
+/* The core takes at most maxBatchBytes/2 (512 MiB) of 8-byte row ids in
+   one removal (core/commit.go RemoveAsync). */
+static const ulonglong core_max_remove_bytes= 1ULL << 29;
+
+/* Row ids one DELETE statement may remove: 8 bytes each, within
+   queue_max_statement_size and the core's cap. */
+static size_t max_delete_ids()
+{
+  ulonglong bytes= max_statement_bytes < core_max_remove_bytes ?
+                   max_statement_bytes : core_max_remove_bytes;
+  return static_cast<size_t>(bytes / sizeof(uint64_t));
+}
+
+/* A DELETE statement (HA_CAN_FORCE_BULK_DELETE: every single-table DELETE
+   without AFTER DELETE triggers, and the tables a multi-table DELETE
+   removes from after its join) only collects row ids here; end_bulk_delete
+   removes them in one durable request. Outside a bulk delete (AFTER DELETE
+   triggers, the first table of a multi-table DELETE) each row is removed
+   durably at once, as those statements expect.
+
+   With row-based binary logging the server would log each row as
+   delete_row returns, before anything is removed, and a statement that
+   fails later would still log them. A bulk delete therefore logs its rows
+   itself, after the removal is durable: their images are kept (packed as
+   for INSERT, within queue_max_statement_size) and the server's row
+   logging of this table is off until end_bulk_delete. */
+int ha_queue::delete_row(const uchar *buf)
 {
   if (bulk_delete)
   {
+    if (delete_ids.size() >= max_delete_ids())
+    {
+      delete_ids.clear();
+      char msg[160];
+      my_snprintf(msg, sizeof(msg),
+                  "queue: the statement removes more than %llu rows "
+                  "(8 bytes each within queue_max_statement_size)",
+                  (ulonglong) max_delete_ids());
+      my_error(ER_GET_ERRMSG, MYF(0), QC_ETOOBIG, msg, "QUEUE");
+      return HA_ERR_TO_BIG_ROW;
+    }
+    if (delete_log_rows && pack_row(buf))
+    {
+      delete_ids.clear();
+      char msg[160];
+      my_snprintf(msg, sizeof(msg),
+                  "queue: the images of the statement's rows for the binary log "
+                  "exceed queue_max_statement_size (%llu bytes)",
+                  max_statement_bytes);
+      my_error(ER_GET_ERRMSG, MYF(0), QC_ETOOBIG, msg, "QUEUE");
+      return HA_ERR_TO_BIG_ROW;
+    }
     delete_ids.push_back(cur_id);
     return 0;
   }
@@ -368,13 +428,75 @@ bool ha_queue::start_bulk_delete()
 {
   bulk_delete= true;
   delete_ids.clear();
+  packbuf.clear();
+  lens.clear();
+  /* row_logging: this statement is logged row by row (handler.h). */
+  delete_log_rows= row_logging;
+  if (delete_log_rows)
+  {
+    delete_maps_before= ha_thd()->binlog_table_maps;
+    row_logging= false;
+  }
   return false;       /* false: bulk delete supported */
 }
 
+/* The end of a DELETE's scan, before the statement reports its row count:
+   the collected rows are removed in one request (one group commit), or
+   none of them when the statement failed or was killed. */
 int ha_queue::end_bulk_delete()
 {
   bulk_delete= false;
-  return flush_deletes();
+  bool log_rows= delete_log_rows;
+  if (log_rows)
+    row_logging= true;
+  delete_log_rows= false;
+  THD *thd= ha_thd();
+  int rc= 0;
+  if (thd->is_error() || thd->killed != NOT_KILLED)
+    delete_ids.clear();
+  else
+  {
+    rc= flush_deletes();
+    if (!rc && log_rows)
+      rc= log_deleted_rows();
+  }
+  packbuf.clear();
+  lens.clear();
+  if (delete_ids.capacity() > (1U << 17))
+    std::vector<uint64_t>().swap(delete_ids);
+  if (packbuf.capacity() > (1U << 20))
+    std::vector<uchar>().swap(packbuf);
+  return rc;
+}
+
+/* Logs the rows a bulk delete removed as Delete_rows events, from the
+   images delete_row kept. */
+int ha_queue::log_deleted_rows()
+{
+  THD *thd= ha_thd();
+  if (lens.empty())
+    return 0;
+  /* Another table's rows logged during the scan (a trigger, a function,
+     a multi-table DELETE) wrote the statement's table maps while this
+     table's row logging was off. THD::binlog_write_table_maps then maps
+     it only when it is not marked as used by the statement being logged
+     (a trigger's or function's statement), and clears row_logging_init
+     when it does; otherwise its map is missing: add it. */
+  if (!delete_maps_before && thd->binlog_table_maps && row_logging_init &&
+      thd->binlog_write_table_map(table))
+    return HA_ERR_RBR_LOGGING_FAILED;
+  row_logging_init= true;
+  const uchar *p= packbuf.data();
+  for (uint32_t len : lens)
+  {
+    if (int err= unpack_row(table->record[0], p, len))
+      return err;
+    if (binlog_log_row(table, table->record[0], nullptr,
+                       Delete_rows_log_event::binlog_row_logging_function))
+      return HA_ERR_RBR_LOGGING_FAILED;
+    p+= len;
+  }
+  return 0;
 }
 
 int ha_queue::flush_deletes()
@@ -590,20 +712,70 @@ int ha_queue::info(uint)
   return 0;
 }
 
+/* binlog_format=MIXED logs a statement that uses a queue table as row
+   events. What such a statement sees depends on which rows consumers own
+   on this server (a DELETE or INSERT ... SELECT skips them, like SKIP
+   LOCKED), and a replica has no consumers: the statement itself would
+   act there on the rows the primary skipped. Marking it unsafe makes the
+   server choose row events (THD::decide_logging_format, which runs after
+   external_lock and start_stmt). binlog_format=STATEMENT is left as
+   chosen: statements are logged as written (docs/SQL.md). */
+static void log_rows_if_mixed(THD *thd)
+{
+  if (thd->variables.binlog_format == BINLOG_FORMAT_MIXED && thd->lex)
+    thd->lex->set_stmt_unsafe(LEX::BINLOG_STMT_UNSAFE_SKIP_LOCKED);
+}
+
+/* A DELETE outside owner mode takes the interlock (qc_delete_bracket) in
+   rnd_init; it ends with the statement: at external_lock(F_UNLCK), or
+   at reset() under LOCK TABLES. */
+static bool is_delete(THD *thd, bool write)
+{
+  int cmd= thd_sql_command(thd);
+  return write && (cmd == SQLCOM_DELETE || cmd == SQLCOM_DELETE_MULTI);
+}
+
+void ha_queue::end_delete_bracket()
+{
+  if (delete_bracket)
+    qc_delete_bracket(tbl, 0);
+  delete_bracket= false;
+  delete_stmt= false;
+}
+
+int ha_queue::start_stmt(THD *thd, thr_lock_type lock_type)
+{
+  /* Each statement under LOCK TABLES (no external_lock then). */
+  log_rows_if_mixed(thd);
+  end_delete_bracket();
+  delete_stmt= is_delete(thd, lock_type >= TL_FIRST_WRITE);
+  return 0;
+}
+
+int ha_queue::reset()
+{
+  /* After every statement, for the tables it used. */
+  end_delete_bracket();
+  return 0;
+}
+
 int ha_queue::external_lock(THD *thd, int lock_type)
 {
   if (lock_type == F_UNLCK)
   {
     end_scan();
-    if (delete_bracket)
-      qc_delete_bracket(tbl, 0);
-    delete_bracket= false;
-    delete_stmt= false;
+    /* A bulk delete always ends in end_bulk_delete; ids left here belong
+       to a statement that stopped before it and must not be removed. */
+    bulk_delete= false;
+    delete_ids.clear();
+    if (delete_log_rows)
+      row_logging= true;
+    delete_log_rows= false;
+    end_delete_bracket();
     return 0;
   }
-  int cmd= thd_sql_command(thd);
-  delete_stmt= lock_type == F_WRLCK &&
-               (cmd == SQLCOM_DELETE || cmd == SQLCOM_DELETE_MULTI);
+  log_rows_if_mixed(thd);
+  delete_stmt= is_delete(thd, lock_type == F_WRLCK);
   return 0;
 }
 
@@ -694,7 +866,12 @@ static int queue_init(void *p)
 {
   queue_hton= static_cast<handlerton*>(p);
   queue_hton->create= queue_create_handler;
-  queue_hton->flags= HTON_NO_PARTITION;    /* TRUNCATE -> handler::truncate() */
+  /* TRUNCATE -> handler::truncate(). No TEMPORARY tables: the SQL
+     functions reach a table by name through the library, where a
+     connection's temporary table has no name others could use; the
+     server refuses CREATE TEMPORARY TABLE ... ENGINE=queue with
+     ER_ILLEGAL_HA_CREATE_OPTION. */
+  queue_hton->flags= HTON_NO_PARTITION | HTON_TEMPORARY_NOT_SUPPORTED;
   queue_hton->tablefile_extensions= queue_exts;
   queue_hton->close_connection= queue_close_connection;
   queue_hton->kill_query= queue_kill_query;
@@ -722,7 +899,8 @@ static int queue_deinit(void *)   /* called with NULL, not the handlerton */
 static MYSQL_SYSVAR_ULONGLONG(max_statement_size, max_statement_bytes,
   PLUGIN_VAR_RQCMDARG,
   "Largest total size in bytes of the rows one INSERT statement may write "
-  "into a queue table; larger statements fail and write nothing",
+  "into a queue table, and of the row ids (8 bytes each, at most 512 MiB) "
+  "one DELETE statement may remove; larger statements fail and change nothing",
   nullptr, nullptr, 1ULL << 30, 1024, 1ULL << 30, 0);
 
 static MYSQL_SYSVAR_ULONG(default_wait_timeout, queue_default_wait_timeout,

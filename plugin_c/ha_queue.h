@@ -42,6 +42,10 @@ class ha_queue final : public handler
 
   std::vector<uint64_t> delete_ids; /* ids collected by a bulk delete */
   bool bulk_delete= false;
+  /* A bulk delete logged row by row: it keeps the row images in packbuf
+     and logs them after the removal (delete_row). */
+  bool delete_log_rows= false;
+  bool delete_maps_before= false; /* table maps written before it began */
   bool delete_stmt= false;    /* this statement is a DELETE with a write lock */
   bool delete_bracket= false; /* qc_delete_begin called, qc_delete_end due */
 
@@ -52,10 +56,12 @@ class ha_queue final : public handler
   int unpack_row(uchar *record, const uchar *payload, size_t len);
   int flush_inserts();
   int flush_deletes();
+  int log_deleted_rows();
   int read_row(uchar *buf, int rc, const qc_err &e);
   int read_owned(uchar *buf);
 
   void end_scan();
+  void end_delete_bracket();
   /* The connection's owned row if it is in this table and its cached image
      is valid; *owner_mode tells whether the connection is in owner mode. */
   const Queue_owned *cached_owned(bool *owner_mode) const;
@@ -95,6 +101,8 @@ public:
 
   ha_rows records() override;
   int external_lock(THD *thd, int lock_type) override;
+  int start_stmt(THD *thd, thr_lock_type lock_type) override;
+  int reset() override;
   THR_LOCK_DATA **store_lock(THD *thd, THR_LOCK_DATA **to,
                              enum thr_lock_type lock_type) override;
 };

@@ -267,6 +267,17 @@ my_bool queue_wait_init(UDF_INIT *initid, UDF_ARGS *args, char *msg)
     which could hide the row taken) is refused here.
   */
   bool one_statement= false;
+  /* In a trigger, or in a stored function called by a statement that
+     uses tables, current_thd->lex is the routine's statement (often
+     without tables) while the calling statement has its tables open: the
+     call would run once per row and could hide the row taken. Refused
+     like any statement with tables. */
+  if (current_thd->in_sub_stmt && current_thd->open_tables)
+  {
+    snprintf(msg, MYSQL_ERRMSG_SIZE,
+             "with tables only as: SELECT ... FROM q WHERE queue_wait(...)");
+    return 1;
+  }
   if (statement_reads_tables(current_thd))
   {
     THD *thd= current_thd;
@@ -307,8 +318,11 @@ my_bool queue_wait_init(UDF_INIT *initid, UDF_ARGS *args, char *msg)
   unsigned nspecs= args->arg_count == 1 ? 1 : args->arg_count - 1;
   for (unsigned i= 0; i < nspecs; i++)
     args->arg_type[i]= STRING_RESULT;
+  /* The timeout as a DOUBLE: UDF arguments carry no unsigned flag, so as
+     INT_RESULT an unsigned value above the signed range (18446744073709551615)
+     would arrive negative. */
   if (args->arg_count >= 2)
-    args->arg_type[args->arg_count - 1]= INT_RESULT;
+    args->arg_type[args->arg_count - 1]= REAL_RESULT;
   initid->maybe_null= 1;
   /* Otherwise never a constant: it changes state, and a non-constant
      function in a WHERE would run once per row. */
@@ -424,17 +438,20 @@ static long long wait_once(THD *thd, UDF_ARGS *args, char *is_null, char *error)
     }
     else
     {
-      timeout= *reinterpret_cast<const long long*>(t);
-      if (timeout < 0)
+      /* Rounded to whole seconds, as a conversion to INT would. */
+      double d= *reinterpret_cast<const double*>(t);
+      if (d < 0 || d != d)
       {
         warn(thd, "queue_wait: negative timeout, checking once");
         timeout= 0;
       }
-      else if (timeout > max_timeout_s)
+      else if (d > (double) max_timeout_s)
       {
         warn(thd, "queue_wait: timeout capped at one year");
         timeout= max_timeout_s;
       }
+      else
+        timeout= llround(d);
     }
   }
 
