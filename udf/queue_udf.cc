@@ -24,7 +24,7 @@
 #include <mysql/plugin.h>
 #include "sql_class.h"
 #include "sql_parse.h"          // check_table_access
-#include "sql_table.h"          // filename_to_tablename
+#include "sql_table.h"
 #include "sql_error.h"          // push_warning_printf
 #include <mysqld_error.h>
 #include <mysql_com.h>
@@ -161,24 +161,6 @@ static bool deny_access(THD *thd, privilege_t want, const std::string &db,
   LEX_CSTRING dbl= { d, db.size() }, tbl= { t, table.size() };
   tl.init_one_table(&dbl, &tbl, nullptr, TL_READ);
   return check_table_access(thd, want, &tl, false, 1, false);
-}
-
-/* The names of the table behind path "./db/name" (filename-encoded). */
-static bool names_of_path(const char *path, std::string *db, std::string *table)
-{
-  if (strncmp(path, "./", 2) != 0)
-    return false;
-  const char *p= path + 2;
-  const char *slash= strchr(p, '/');
-  if (!slash || strchr(slash + 1, '/'))
-    return false;
-  char buf[NAME_LEN * 5 + 1];
-  std::string enc_db(p, slash - p);
-  filename_to_tablename(enc_db.c_str(), buf, sizeof(buf), false);
-  *db= buf;
-  filename_to_tablename(slash + 1, buf, sizeof(buf), false);
-  *table= buf;
-  return !db->empty() && !table->empty();
 }
 
 /* The queue session of the connection, created on first use. Raises an
