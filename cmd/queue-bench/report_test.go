@@ -173,3 +173,33 @@ func TestCSVHasCostColumns(t *testing.T) {
 	require.Equal(t, "", get(rows[10], "cost_msgs"), "redis: no costs")
 	require.Equal(t, "", get(rows[1], "cpu_us_per_msg"))
 }
+
+// The targets table compares ratios (at least) and per-message costs and
+// latencies (at most) with the wanted bounds, and says "not measured"
+// where a system did not run.
+func TestTargetsCompareInBothDirections(t *testing.T) {
+	rp := &report{Latency: latencyPlan{Consumers: 1}}
+	rp.Machine.FsyncP50 = 100 * time.Microsecond
+	c16 := &costs{Msgs: 100, CtxSw: 1.5, CPUMicros: 90, Syncs: 0.05}
+	cells := map[cellKey]*cell{
+		{scConsume, "queue", 16, 100}:       {Rate: 9000, Cost: c16},
+		{scConsume, "blackhole", 16, 100}:   {Rate: 20000},
+		{scConsume, "postgres", 16, 100}:    {Rate: 3000},
+		{scLatency, "queue", 2, 100}:        {Latency: []time.Duration{250 * time.Microsecond, 3 * time.Millisecond}},
+		{scEnqueue, "queue", 64, 100}:       {Rate: 50},
+		{scEnqueue, "blackhole", 64, 100}:   {Rate: 100},
+		{scConsume, "queue-1stmt", 16, 100}: {Rate: 1, Failed: true},
+	}
+	var b bytes.Buffer
+	rp.targets(&b, cells)
+	md := b.String()
+	require.Contains(t, md, "| consume, 16 conn: queue / (SELECT 1 rate ÷ 2 statements) | 0.90× | ≥ 0.80× | yes |")
+	require.Contains(t, md, "| consume, 16 conn: best queue form / PostgreSQL SKIP LOCKED | 3.00× | ≥ 2.50× | yes |")
+	require.Contains(t, md, "| enqueue, 64 conn: queue / BLACKHOLE INSERT | 0.50× | ≥ 0.90× | no |")
+	require.Contains(t, md, "| consume, 16 conn, queue: context switches per message | 1.50 | ≤ 2.00 | yes |")
+	require.Contains(t, md, "| consume, 16 conn, queue: mariadbd CPU µs per message | 90.00 µs | ≤ 60.00 µs | no |")
+	require.Contains(t, md, "| consume, 16 conn, queue: removals per fdatasync | 20.00 | ≥ 10.00 | yes |")
+	require.Contains(t, md, "| delivery latency p50 ≤ fdatasync p50 + 0.2 ms = 0.300 ms | 0.25 ms | ≤ 0.30 ms | yes |")
+	require.Contains(t, md, "| delivery latency p99 | 3.00 ms | ≤ 2.00 ms | no |")
+	require.Contains(t, md, "| consume, 16 conn: queue-1stmt / SELECT 1 rate | not measured | ≥ 0.80× | — |")
+}
