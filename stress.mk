@@ -3,6 +3,8 @@
 #   make stress          quick exactly-once run, then a kill -9 run (< 1 min each)
 #   make stress-full     longer runs
 #   make stress-measure  latency and throughput numbers
+#   make stress-cycles   CYCLES (default 100) kill -9 runs of 4 producers and 4
+#                        consumers, alternating the two consume forms
 # The sandbox is started (or reused) by scripts/sandbox.sh; its port is
 # QUEUE_SANDBOX_PORT (default 3307).
 STRESS_PORT ?= $(or $(QUEUE_SANDBOX_PORT),3307)
@@ -11,7 +13,7 @@ STRESS_BIN  := $(ROOT)/build/queue-stress
 STRESS_ARGS := -dsn '$(STRESS_DSN)' -pidfile $(ROOT)/var/sandbox/mysqld.pid \
                -restart 'QUEUE_SANDBOX_PORT=$(STRESS_PORT) $(ROOT)/scripts/sandbox.sh start'
 
-.PHONY: stress stress-full stress-measure stress-bin
+.PHONY: stress stress-full stress-measure stress-cycles stress-bin
 
 stress-bin:
 	@go build -o $(STRESS_BIN) ./cmd/queue-stress
@@ -31,3 +33,11 @@ stress-full: build stress-bin
 stress-measure: build stress-bin
 	@QUEUE_SANDBOX_PORT=$(STRESS_PORT) scripts/sandbox.sh start
 	$(STRESS_BIN) $(STRESS_ARGS) -measure
+
+CYCLES ?= 100
+stress-cycles: build stress-bin
+	@QUEUE_SANDBOX_PORT=$(STRESS_PORT) scripts/sandbox.sh start
+	@for i in $$(seq 1 $(CYCLES)); do \
+	  form=; [ $$((i % 2)) = 0 ] && form=-one-statement; \
+	  $(STRESS_BIN) $(STRESS_ARGS) -producers 4 -consumers 4 -messages 3000 -crash $$form || exit 1; \
+	done; echo "stress-cycles: $(CYCLES) kill -9 cycles passed"

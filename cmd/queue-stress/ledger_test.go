@@ -52,3 +52,20 @@ func TestLedgerPhantomAndUncertain(t *testing.T) {
 	l.ack(5)
 	require.Equal(t, 0, l.check().Uncertain)
 }
+
+// A row delivered again after its removal was acknowledged breaks both
+// guarantees, crash or not; a redelivery of a row still owned does not.
+func TestLedgerAcknowledgedRemovalComesBack(t *testing.T) {
+	l := newLedger()
+	l.ack(1, 2)
+	l.deliver(1)
+	l.consume(1)
+	l.deliver(2)
+	l.deliver(2) // owned at a crash: allowed across a crash
+	require.NoError(t, l.check().atLeastOnce())
+	l.deliver(1)
+	r := l.check()
+	require.Equal(t, []int64{1}, r.Returned)
+	require.Error(t, r.atLeastOnce())
+	require.Error(t, r.exactlyOnce())
+}

@@ -196,6 +196,15 @@ func consume(ctx context.Context, db *sql.DB, c config, l *ledger, producersDone
 			conn.Close()
 		}
 	}()
+	// prev is the row this connection owns (read, not yet consumed); the
+	// next statement that succeeds acknowledges its removal.
+	var prev int64
+	ack := func() {
+		if prev != 0 {
+			l.consume(prev)
+			prev = 0
+		}
+	}
 	for {
 		if conn == nil {
 			var err error
@@ -209,10 +218,15 @@ func consume(ctx context.Context, db *sql.DB, c config, l *ledger, producersDone
 				return err
 			}
 		}
-		got, err := consumeOne(ctx, conn, wait, read, l)
+		id, err := consumeOne(ctx, conn, wait, read, l, ack)
+		got := id != 0
+		if got {
+			prev = id
+		}
 		if err != nil {
 			conn.Close()
 			conn = nil
+			prev = 0 // given back with the connection, or removed: unknown
 			if c.crash && lostConnection(err) {
 				if err := pause(ctx); err != nil {
 					return err
@@ -223,6 +237,9 @@ func consume(ctx context.Context, db *sql.DB, c config, l *ledger, producersDone
 		}
 		if !got && producersDone.Load() && l.missing() == 0 {
 			_, err := conn.ExecContext(ctx, "SELECT queue_end()")
+			if err == nil {
+				ack()
+			}
 			if err != nil && !(c.crash && lostConnection(err)) {
 				return err
 			}
@@ -233,49 +250,56 @@ func consume(ctx context.Context, db *sql.DB, c config, l *ledger, producersDone
 
 // consumeOne is one queue_wait and, when it returns a row, the read. With
 // read empty, wait is the one-statement consume, which returns the row
-// itself (or nothing on timeout).
-func consumeOne(ctx context.Context, conn *sql.Conn, wait, read string, l *ledger) (bool, error) {
+// itself (or nothing on timeout). ack is called once the statement that
+// consumed the previously owned row has succeeded. It returns the id of the
+// row now owned, 0 for none.
+func consumeOne(ctx context.Context, conn *sql.Conn, wait, read string, l *ledger, ack func()) (int64, error) {
 	if read == "" {
-		return readOwned(ctx, conn, wait, l, 0, 1)
+		id, err := readOwned(ctx, conn, wait, l, 0, 1)
+		if err == nil {
+			ack()
+		}
+		return id, err
 	}
 	var idx sql.NullInt64
 	if err := conn.QueryRowContext(ctx, wait).Scan(&idx); err != nil {
-		return false, err
+		return 0, err
 	}
+	ack()
 	if !idx.Valid {
-		return false, fmt.Errorf("queue_wait returned NULL")
+		return 0, fmt.Errorf("queue_wait returned NULL")
 	}
 	if idx.Int64 == 0 {
-		return false, nil
+		return 0, nil
 	}
 	return readOwned(ctx, conn, read, l, 1, 1)
 }
 
 // readOwned runs query, records the ids it returns as delivered and checks
-// that there are between min and max of them. It reports whether a row
-// came.
-func readOwned(ctx context.Context, conn *sql.Conn, query string, l *ledger, min, max int) (bool, error) {
+// that there are between min and max of them. It returns the last id read
+// (0 for none).
+func readOwned(ctx context.Context, conn *sql.Conn, query string, l *ledger, min, max int) (int64, error) {
 	rows, err := conn.QueryContext(ctx, query)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	defer rows.Close()
 	n := 0
+	var last int64
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return false, err
+		if err := rows.Scan(&last); err != nil {
+			return 0, err
 		}
-		l.deliver(id)
+		l.deliver(last)
 		n++
 	}
 	if err := rows.Err(); err != nil {
-		return false, err
+		return 0, err
 	}
 	if n < min || n > max {
-		return false, fmt.Errorf("owner mode showed %d rows, want %d to %d", n, min, max)
+		return 0, fmt.Errorf("owner mode showed %d rows, want %d to %d", n, min, max)
 	}
-	return n > 0, nil
+	return last, nil
 }
 
 // drain consumes whatever is left (rows of INSERTs whose acknowledgement was
@@ -287,14 +311,22 @@ func drain(ctx context.Context, db *sql.DB, c config, l *ledger) error {
 	}
 	defer conn.Close()
 	wait := fmt.Sprintf("SELECT queue_wait('%s', 0)", c.table)
+	var prev int64
+	ack := func() {
+		if prev != 0 {
+			l.consume(prev)
+			prev = 0
+		}
+	}
 	for {
-		got, err := consumeOne(ctx, conn, wait, "SELECT id FROM "+c.table, l)
+		id, err := consumeOne(ctx, conn, wait, "SELECT id FROM "+c.table, l, ack)
 		if err != nil {
 			return fmt.Errorf("drain: %w", err)
 		}
-		if !got {
+		if id == 0 {
 			_, err := conn.ExecContext(ctx, "SELECT queue_end()")
 			return err
 		}
+		prev = id
 	}
 }
