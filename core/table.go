@@ -305,8 +305,10 @@ func (t *Table) endOwnerships() {
 	}
 	t.st.ownerEpoch.Add(1)
 	t.observe()
-	// Rows released are delivered to whoever waits from now on.
-	t.wake()
+	// No wake: a waiter that registered while the rename ran named the
+	// old name; it is woken with no row too. Waits registered from now on
+	// find the released rows when they register.
+	t.cancelWaiters()
 }
 
 func (t *Table) rename(newDir string) (err error) {
