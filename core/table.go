@@ -265,9 +265,53 @@ func (t *Table) Drop() (err error) {
 }
 
 // Rename moves the open table to newDir (RENAME TABLE / ALTER). The *Table
-// stays valid and keeps its rows, owners and waiters.
+// stays valid and keeps its rows. Like Drop, a rename ends the waits and
+// ownerships on the table: its waiters are woken with no row, and every
+// owned row goes back to the queue (delivered again, under the new name);
+// the owners' ownership becomes inert, so their next Consume removes
+// nothing, and the owner epoch changes, so no cached copy of an owned row
+// is shown any more. A connection that waited on or owned a row of the old
+// name never consumes a row it could not see under that name.
 func (t *Table) Rename(newDir string) (err error) {
 	defer recoverError(&err)
+	if err := t.rename(newDir); err != nil {
+		return err
+	}
+	t.endOwnerships()
+	return nil
+}
+
+// endOwnerships wakes the waiters of t with no row, gives every owned row
+// back to the queue (placeholders of removals in flight keep theirs) and
+// changes the owner epoch. Called with no table lock held.
+func (t *Table) endOwnerships() {
+	// Waiters first: a released row must not be handed to a waiter of the
+	// old name.
+	t.cancelWaiters()
+	type owner struct {
+		s  *Session
+		id uint64
+	}
+	var owners []owner
+	t.mu.RLock()
+	for id, s := range t.owned {
+		if !s.consuming {
+			owners = append(owners, owner{s, id})
+		}
+	}
+	t.mu.RUnlock()
+	for _, o := range owners {
+		t.release(o.s, o.id)
+	}
+	t.st.ownerEpoch.Add(1)
+	t.observe()
+	// No wake: a waiter that registered while the rename ran named the
+	// old name; it is woken with no row too. Waits registered from now on
+	// find the released rows when they register.
+	t.cancelWaiters()
+}
+
+func (t *Table) rename(newDir string) (err error) {
 	t.compactMu.Lock()
 	defer t.compactMu.Unlock()
 	t.wmu.Lock()

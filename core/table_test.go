@@ -589,3 +589,47 @@ func TestFilterCacheIsBoundedAndEvictedFiltersStayCorrect(t *testing.T) {
 	_, got := other.Owned()
 	require.Equal(t, first, got, "the released row is delivered first through the evicted filter")
 }
+
+// A rename ends the waits and ownerships on the table: waiters are woken
+// with no row, owned rows go back to the queue and the owner's later
+// Consume removes nothing; the owner epoch changes.
+func TestRenameEndsWaitsAndOwnerships(t *testing.T) {
+	m := newMemFS(2)
+	m.MkdirAll("/db")
+	opts := memOpts(m)
+	require.NoError(t, Create(testDir, opts))
+	tb, err := Open(testDir, opts)
+	require.NoError(t, err)
+	defer tb.Close()
+	_, _, err = tb.Append([][]byte{row(1)}, nil)
+	require.NoError(t, err)
+	owner := NewSession()
+	idx, err := owner.TryTake([]Spec{{Table: tb}})
+	require.NoError(t, err)
+	require.Equal(t, 0, idx)
+	waiter := NewSession()
+	fired := make(chan struct{}, 1)
+	_, w, err := waiter.Register([]Spec{{Table: tb}}, func() { fired <- struct{}{} })
+	require.NoError(t, err)
+	epoch := tb.OwnerEpoch()
+
+	require.NoError(t, tb.Rename("/db/u.queue"))
+	<-fired
+	require.Equal(t, -1, w.Cancel())
+	require.True(t, w.Ended())
+	require.NotEqual(t, epoch, tb.OwnerEpoch())
+	ot, _ := owner.Owned()
+	require.Nil(t, ot)
+	require.NoError(t, owner.Consume())
+	require.Equal(t, uint64(1), tb.Count())
+
+	// The row is delivered again, under the new name.
+	s := NewSession()
+	idx, err = s.TryTake([]Spec{{Table: tb}})
+	require.NoError(t, err)
+	require.Equal(t, 0, idx)
+	_, id := s.Owned()
+	require.Equal(t, uint64(1), id)
+	require.NoError(t, s.Consume())
+	require.Equal(t, uint64(0), tb.Count())
+}

@@ -21,6 +21,9 @@ type Waiter struct {
 	// guarded by waitMu
 	done   bool
 	result int
+	// ended: the wait ended without a row because a table of the wait
+	// was closed, dropped, truncated or renamed (cancelWaiters).
+	ended bool
 
 	// nmu serialises notify against Cancel: fire holds it while calling
 	// notify and Cancel takes it after marking the waiter cancelled, so
@@ -234,12 +237,22 @@ func fireAll(fired []*Waiter) {
 	}()
 }
 
-// cancelWaiters wakes every waiter of t with no row (Close, Drop, Truncate).
+// Ended reports whether the wait ended without a row because a table of
+// the wait was closed, dropped, truncated or renamed.
+func (w *Waiter) Ended() bool {
+	waitMu.Lock()
+	defer waitMu.Unlock()
+	return w.ended
+}
+
+// cancelWaiters wakes every waiter of t with no row (Close, Drop, Truncate,
+// Rename).
 func (t *Table) cancelWaiters() {
 	waitMu.Lock()
 	fired := append([]*Waiter(nil), t.waiters...)
 	for _, w := range fired {
 		w.done = true
+		w.ended = true
 		w.unlinkLocked()
 	}
 	waitMu.Unlock()

@@ -151,6 +151,9 @@ typedef struct qc_owned {
   int idx;            /* 0-based winning spec, -1 none (owner mode, no row) */
   uint64_t table_id;  /* the owned row's table (qc_table_counters.table_id) */
   uint64_t epoch;     /* that table's owner_epoch when the row was taken */
+  int ended;          /* qc_wait_end, idx -1: the wait ended because a table
+                         of the wait was dropped, truncated, renamed or
+                         closed (its DDL may still be finishing) */
   qc_row row;         /* the owned row's image and id */
 } qc_owned;
 
@@ -264,7 +267,9 @@ int  qc_wait(uint64_t session, const char *const *paths, const char *const *cond
              int n, uint64_t token, qc_request *consume, int *consuming,
              qc_owned *out, qc_err *e);
 /* The end of a pending qc_wait: unregisters; out->idx = the spec whose row
-   was assigned (with the row), or -1 (timeout: owner mode without a row).
+   was assigned (with the row), or -1 (timeout: owner mode without a row;
+   out->ended = 1 when a table of the wait went away instead: a row assigned
+   before a RENAME went back to the queue and is not reported).
    After it returns notify(token) is never called again. */
 int  qc_wait_end(uint64_t session, qc_owned *out, qc_err *e);
 /* queue_abort, KILL of a wait, a failed consume: cancels a pending wait,

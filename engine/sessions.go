@@ -128,7 +128,7 @@ func qc_wait(h C.uint64_t, paths, conds **C.char, n C.int, token C.uint64_t,
 	if n <= 0 || paths == nil || out == nil || consume == nil || consuming == nil {
 		return setErr(e, errCode(qcEINVAL, "queue: queue_wait needs at least one table"))
 	}
-	out.idx, out.table_id = -1, 0
+	out.idx, out.table_id, out.ended = -1, 0, 0
 	s.mu.Lock()
 	busy := s.w != nil
 	s.mu.Unlock()
@@ -171,6 +171,7 @@ func qc_wait(h C.uint64_t, paths, conds **C.char, n C.int, token C.uint64_t,
 // the error.
 func fillOwned(s *session, idx int, out *C.qc_owned) error {
 	out.idx, out.table_id, out.row.len, out.row.id = C.int(idx), 0, 0, 0
+	out.ended = 0
 	if idx < 0 {
 		return nil
 	}
@@ -199,16 +200,28 @@ func qc_wait_end(h C.uint64_t, out *C.qc_owned, e *C.qc_err) (rc C.int) {
 	if out == nil {
 		return qcEINVAL
 	}
+	s.mu.Lock()
+	w := s.w
+	s.mu.Unlock()
 	got, specs := s.cancelWait()
 	if specs == nil {
 		return qcESTATE
 	}
+	ended := w != nil && w.Ended()
 	if got < 0 {
 		for _, sp := range specs {
 			sp.Table.CountWaitTimeout()
 		}
+	} else if t, _ := s.s.Owned(); t == nil {
+		// A row assigned just before its table was renamed went back to
+		// the queue with the rename: the session owns nothing it could see.
+		got, ended = -1, true
 	}
-	return setErr(e, fillOwned(s, got, out))
+	err = fillOwned(s, got, out)
+	if ended {
+		out.ended = 1
+	}
+	return setErr(e, err)
 }
 
 //export qc_abort

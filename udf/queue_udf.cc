@@ -403,6 +403,36 @@ long long queue_wait(UDF_INIT *, UDF_ARGS *args, char *is_null, char *error)
   return r;
 }
 
+/* A wait that a DROP, TRUNCATE or RENAME of one of its tables ended is
+   woken from inside that statement, while it still holds the table's
+   exclusive metadata lock. Waiting for a shared lock on every table of the
+   wait (released at once) makes queue_wait return only once the statement
+   has finished, so what the connection runs next sees the table gone,
+   emptied or renamed. Bounded by lock_wait_timeout (at most a minute);
+   a timeout only returns earlier. True when the connection was killed
+   meanwhile (the error is raised). */
+static bool wait_for_ddl(THD *thd, const std::vector<Queue_spec> &specs)
+{
+  double timeout= (double) thd->variables.lock_wait_timeout;
+  if (timeout > 60)
+    timeout= 60;
+  for (const Queue_spec &s : specs)
+  {
+    MDL_request req;
+    MDL_REQUEST_INIT(&req, MDL_key::TABLE, s.db.c_str(), s.table.c_str(),
+                     MDL_SHARED_HIGH_PRIO, MDL_EXPLICIT);
+    if (thd->mdl_context.acquire_lock(&req, timeout))
+    {
+      if (thd_kill_level(thd) != THD_IS_NOT_KILLED)
+        return true;
+      thd->clear_error();       /* timed out: return all the same */
+      continue;
+    }
+    thd->mdl_context.release_lock(req.ticket);
+  }
+  return false;
+}
+
 /* queue_wait's work: consume the owned row, take the next (waiting for
    one up to the timeout). */
 static long long wait_once(THD *thd, UDF_ARGS *args, char *is_null, char *error)
@@ -555,6 +585,14 @@ static long long wait_once(THD *thd, UDF_ARGS *args, char *is_null, char *error)
     warn(thd, "queue_wait: %s", qc_text(rc, e));
     abort_wait(conn);
     *is_null= 1;
+    return 0;
+  }
+  if (got.idx < 0 && got.ended && wait_for_ddl(thd, specs))
+  {
+    abort_wait(conn);
+    if (!thd->is_error())
+      my_error(ER_QUERY_INTERRUPTED, MYF(0));
+    *error= 1;
     return 0;
   }
   const Queue_spec &won= specs[got.idx >= 0 ? got.idx : 0];
