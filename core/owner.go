@@ -232,7 +232,7 @@ func (t *Table) takeLocked(f *Filter, s *Session) (uint64, bool, error) {
 		p, err := readPayload(seg, seg.offs[k], seg.lens[k], id, buf)
 		if errors.Is(err, ErrCorrupt) {
 			t.markDamagedLocked(id, seg, seg.offs[k])
-			s.addSkipped(err)
+			s.addSkipped(fmt.Errorf("table %s: %w", t.dir, err))
 			return false
 		}
 		if err != nil {
