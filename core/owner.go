@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -21,6 +22,18 @@ type Session struct {
 	table     *Table
 	id        uint64
 	waiter    *Waiter
+
+	// The take verifies the row it hands out by reading it (its frame
+	// CRC); the verified payload is kept here for the row's image
+	// (CopyTaken), so a delivery reads the row once. spare is a buffer
+	// for the next take's read.
+	takenTable *Table
+	takenID    uint64
+	taken      []byte
+	spare      []byte
+	// skipped are the damaged rows this session's takes met and skipped
+	// (ErrCorrupt errors naming file and offset), until TakeSkipped.
+	skipped []error
 
 	// consuming marks a placeholder owner: a row whose removal by its
 	// owner's Consume is in flight stays owned by such a session (never a
@@ -59,10 +72,14 @@ func (s *Session) Owned() (t *Table, id uint64) {
 
 // setOwned records an assignment; the caller holds t.mu (write) and has put
 // s in t.owned.
-func (s *Session) setOwned(t *Table, id uint64) {
+func (s *Session) setOwned(t *Table, id uint64, payload []byte) {
 	s.mu.Lock()
 	s.ownerMode = true
 	s.table, s.id = t, id
+	s.dropTakenLocked()
+	if payload != nil {
+		s.takenTable, s.takenID, s.taken = t, id, payload
+	}
 	s.mu.Unlock()
 }
 
@@ -70,7 +87,58 @@ func (s *Session) clear() {
 	s.mu.Lock()
 	s.ownerMode = false
 	s.table, s.id = nil, 0
+	s.dropTakenLocked()
 	s.mu.Unlock()
+}
+
+// dropTakenLocked forgets the kept payload, keeping its buffer as spare.
+func (s *Session) dropTakenLocked() {
+	if s.taken != nil && cap(s.taken) > cap(s.spare) {
+		s.spare = s.taken[:0]
+	}
+	s.takenTable, s.takenID, s.taken = nil, 0, nil
+}
+
+// takeBuffer hands the spare buffer to a take (nil if another take of the
+// session holds it).
+func (s *Session) takeBuffer() []byte {
+	s.mu.Lock()
+	b := s.spare
+	s.spare = nil
+	s.mu.Unlock()
+	return b
+}
+
+func (s *Session) addSkipped(err error) {
+	s.mu.Lock()
+	s.skipped = append(s.skipped, err)
+	s.mu.Unlock()
+}
+
+// CopyTaken appends to dst[:0] the payload the take of row id of t read
+// and verified, and forgets it. ok is false when the take kept none (the
+// caller then reads the row itself, e.g. with Table.Get).
+func (s *Session) CopyTaken(t *Table, id uint64, dst []byte) (out []byte, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.taken == nil || s.takenTable != t || s.takenID != id {
+		return dst, false
+	}
+	out = append(dst[:0], s.taken...)
+	s.dropTakenLocked()
+	return out, true
+}
+
+// TakeSkipped returns and forgets the damaged rows this session's takes
+// skipped since the last call: each is an ErrCorrupt naming the segment
+// file and offset. A damaged row is reported once, to the session whose
+// take found it.
+func (s *Session) TakeSkipped() []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.skipped
+	s.skipped = nil
+	return out
 }
 
 // TryTake gives the session the oldest live, unowned row passing the filter
@@ -133,14 +201,23 @@ func (sp Spec) filter() *Filter {
 }
 
 // takeLocked assigns to s the oldest live unowned row at or after f.pos that
-// passes f. Caller holds t.mu for writing. Reading payloads for a filter
-// happens under the lock; rows are in the page cache in the common case.
+// passes f. Caller holds t.mu for writing.
+//
+// Every row is read (one pread, under the lock; rows are in the page cache
+// in the common case) and its frame CRC checked before it is handed out,
+// filter or not: the verified payload is kept on the session for the
+// row's image (CopyTaken), so a delivery reads the row once. A damaged row
+// (ErrCorrupt) is a poison message: it is marked damaged (see
+// markDamagedLocked), skipped for every consumer while the table is open,
+// reported to s (TakeSkipped) and counted; it stays live, so a scan, a
+// DELETE or TRUNCATE still sees it.
 func (t *Table) takeLocked(f *Filter, s *Session) (uint64, bool, error) {
 	if t.deleting > 0 || t.closed {
 		return 0, false, nil
 	}
-	var buf []byte
+	buf := s.takeBuffer()
 	var ioErr error
+	var got []byte
 	if f.detached {
 		f.pos = 1 // see evictFilterLocked
 	}
@@ -148,26 +225,42 @@ func (t *Table) takeLocked(f *Filter, s *Session) (uint64, bool, error) {
 		if t.owned[id] != nil {
 			return false
 		}
-		if f.match == nil {
-			return true
-		}
 		seg, k, _ := t.locateLocked(id)
+		if t.damagedLocked(id, seg, seg.offs[k]) {
+			return false
+		}
 		p, err := readPayload(seg, seg.offs[k], seg.lens[k], id, buf)
+		if errors.Is(err, ErrCorrupt) {
+			t.markDamagedLocked(id, seg, seg.offs[k])
+			s.addSkipped(fmt.Errorf("table %s: %w", t.dir, err))
+			return false
+		}
 		if err != nil {
+			if f.match == nil {
+				return true // handed out unread: reading its image reports the error
+			}
 			ioErr = err
 			return true
 		}
 		buf = p
-		if safeMatch(f.match, p) {
+		if f.match == nil || safeMatch(f.match, p) {
+			got = p
 			return true
 		}
-		f.pos = id + 1 // rows before pos fail, are owned or removed
+		f.pos = id + 1 // rows before pos fail, are owned, removed or damaged
 		return false
 	})
 	if ioErr != nil {
 		return 0, false, ioErr
 	}
 	if !found {
+		if buf != nil {
+			s.mu.Lock()
+			if s.spare == nil {
+				s.spare = buf[:0]
+			}
+			s.mu.Unlock()
+		}
 		if t.nextID > f.pos {
 			f.pos = t.nextID
 		}
@@ -176,8 +269,41 @@ func (t *Table) takeLocked(f *Filter, s *Session) (uint64, bool, error) {
 	id := seg.idAt(i)
 	f.pos = id + 1
 	t.owned[id] = s
-	s.setOwned(t, id)
+	s.setOwned(t, id, got)
 	return id, true, nil
+}
+
+// damagedRow is where a damaged row was found: after Truncate (ids restart
+// at 1) or a compaction the same id names another frame, which is checked
+// anew.
+type damagedRow struct {
+	seg *segment
+	off uint32
+}
+
+// damagedLocked reports whether row id, at off of seg, is known damaged.
+// Caller holds t.mu.
+func (t *Table) damagedLocked(id uint64, seg *segment, off uint32) bool {
+	d, ok := t.st.damaged[id]
+	if !ok {
+		return false
+	}
+	if d.seg == seg && d.off == off {
+		return true
+	}
+	delete(t.st.damaged, id)
+	return false
+}
+
+// markDamagedLocked records row id as damaged and counts it (the table's
+// and the process's corrupt_skipped). Caller holds t.mu for writing.
+func (t *Table) markDamagedLocked(id uint64, seg *segment, off uint32) {
+	if t.st.damaged == nil {
+		t.st.damaged = make(map[uint64]damagedRow)
+	}
+	t.st.damaged[id] = damagedRow{seg, off}
+	t.st.corruptSkipped.Add(1)
+	global.corruptSkipped.Add(1)
 }
 
 // Consume durably removes the owned row (if any, and if still live) and

@@ -29,6 +29,9 @@ type Stats struct {
 	// LastCompaction is when a compaction of the table last completed
 	// since it was opened (unix seconds, 0 if none).
 	LastCompaction int64
+	// CorruptSkipped is how many damaged rows takes skipped (each row
+	// once while the table is open).
+	CorruptSkipped uint64
 }
 
 // Global are the counters of every table of the process since it started,
@@ -40,6 +43,9 @@ type Global struct {
 	// least one row, removed at least one row.
 	AppendCommits, RemoveCommits uint64
 	Syncs, Compactions           uint64 // group commits synced; compactions done
+	// CorruptSkipped is how many damaged rows takes skipped: rows whose
+	// frame failed its check when a consumer was about to get them.
+	CorruptSkipped uint64
 }
 
 // global backs GlobalStats: the table counters below add to it too.
@@ -47,17 +53,19 @@ var global struct {
 	rowsWritten, rowsRemoved     atomic.Uint64
 	appendCommits, removeCommits atomic.Uint64
 	syncs, compactions           atomic.Uint64
+	corruptSkipped               atomic.Uint64
 }
 
 // GlobalStats returns the process-wide counters.
 func GlobalStats() Global {
 	return Global{
-		RowsWritten:   global.rowsWritten.Load(),
-		RowsRemoved:   global.rowsRemoved.Load(),
-		AppendCommits: global.appendCommits.Load(),
-		RemoveCommits: global.removeCommits.Load(),
-		Syncs:         global.syncs.Load(),
-		Compactions:   global.compactions.Load(),
+		RowsWritten:    global.rowsWritten.Load(),
+		RowsRemoved:    global.rowsRemoved.Load(),
+		AppendCommits:  global.appendCommits.Load(),
+		RemoveCommits:  global.removeCommits.Load(),
+		Syncs:          global.syncs.Load(),
+		Compactions:    global.compactions.Load(),
+		CorruptSkipped: global.corruptSkipped.Load(),
 	}
 }
 
@@ -114,6 +122,11 @@ type counters struct {
 	syncs                      syncCounter
 	compactions                compactionCounter
 	recoveredBytes             atomic.Uint64
+	corruptSkipped             atomic.Uint64
+
+	// damaged are the rows takes found damaged (see takeLocked); guarded
+	// by Table.mu, unlike the counters.
+	damaged map[uint64]damagedRow
 
 	ownerEpoch atomic.Uint64          // see OwnerEpoch
 	observer   atomic.Pointer[func()] // see SetObserver
@@ -134,6 +147,7 @@ func (t *Table) Stats() Stats {
 		RecoveredBytes:  t.st.recoveredBytes.Load(),
 		Waiters:         uint64(max(t.nwaiters.Load(), 0)),
 		LastCompaction:  t.st.compactions.last.Load(),
+		CorruptSkipped:  t.st.corruptSkipped.Load(),
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()

@@ -168,7 +168,7 @@ func counters() C.qc_counters {
 	c.syncs = C.uint64_t(g.Syncs)
 	c.compactions = C.uint64_t(g.Compactions)
 	c.io_errors = C.uint64_t(fileErrors.Load())
-	c.corrupt_skipped = 0
+	c.corrupt_skipped = C.uint64_t(g.CorruptSkipped)
 	c.go_entries = C.uint64_t(goEntries.Load())
 	open := openTables()
 	c.open_tables = C.uint64_t(len(open))

@@ -155,6 +155,11 @@ typedef struct qc_owned {
                          of the wait was dropped, truncated, renamed or
                          closed (its DDL may still be finishing) */
   qc_row row;         /* the owned row's image and id */
+  /* Damaged rows (frame check failed) this wait's takes skipped: they are
+     never handed out while the table is open, and each is reported once,
+     here, to the connection whose take met it. Set with idx -1 too. */
+  uint32_t skipped;
+  char skipped_msg[512]; /* the first one: table directory, file, offset */
 } qc_owned;
 
 enum { QC_ADMIN_STATS = 1, QC_ADMIN_COMPACT = 2, QC_ADMIN_STATUS = 3,
@@ -179,7 +184,7 @@ typedef struct qc_counters {
   uint64_t syncs;            /* group commits made durable */
   uint64_t compactions;      /* compactions completed */
   uint64_t io_errors;        /* failed file operations (end of file excluded) */
-  uint64_t corrupt_skipped;  /* always 0: corrupt rows are refused, not skipped */
+  uint64_t corrupt_skipped;  /* damaged rows skipped by takes (once a row) */
   uint64_t go_entries;       /* calls into the library */
   uint64_t open_tables;      /* now */
   uint64_t rows_queued;      /* now: live rows, owned ones included */

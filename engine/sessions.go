@@ -7,6 +7,7 @@ package main
 import "C"
 
 import (
+	"fmt"
 	"sync"
 	"unsafe"
 
@@ -166,12 +167,16 @@ func qc_wait(h C.uint64_t, paths, conds **C.char, n C.int, token C.uint64_t,
 }
 
 // fillOwned reports the spec idx that won and the owned row with its
-// image. A row that cannot be read now is reported without its image
+// image, and the damaged rows the session's takes skipped. The take read
+// and verified the row already (core keeps the payload: one read per
+// message); the image is copied from there, or read here when the take
+// kept none. A row that cannot be read now is reported without its image
 // (table_id 0): the handler then reads it through a scan, which reports
 // the error.
 func fillOwned(s *session, idx int, out *C.qc_owned) error {
 	out.idx, out.table_id, out.row.len, out.row.id = C.int(idx), 0, 0, 0
 	out.ended = 0
+	reportSkipped(s, out)
 	if idx < 0 {
 		return nil
 	}
@@ -179,15 +184,37 @@ func fillOwned(s *session, idx int, out *C.qc_owned) error {
 	if t == nil {
 		return nil
 	}
-	payload, err := t.Get(id, rowBuffer(&out.row))
-	if err != nil {
-		return nil
+	payload, ok := s.s.CopyTaken(t, id, rowBuffer(&out.row))
+	if !ok {
+		var err error
+		if payload, err = t.Get(id, rowBuffer(&out.row)); err != nil {
+			return nil
+		}
 	}
 	if err := putRow(&out.row, id, payload); err != nil {
 		return err
 	}
 	out.table_id, out.epoch = C.uint64_t(t.ID()), C.uint64_t(epoch)
 	return nil
+}
+
+// reportSkipped puts the count of damaged rows the session's takes skipped
+// and the first one's message into out; the caller (the SQL function)
+// writes them to the connection's warnings and the error log.
+func reportSkipped(s *session, out *C.qc_owned) {
+	skipped := s.s.TakeSkipped()
+	out.skipped = C.uint32_t(len(skipped))
+	out.skipped_msg[0] = 0
+	if len(skipped) == 0 {
+		return
+	}
+	msg := skipped[0].Error()
+	if len(skipped) > 1 {
+		msg = fmt.Sprintf("%s (and %d more)", msg, len(skipped)-1)
+	}
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(&out.skipped_msg[0])), len(out.skipped_msg))
+	n := copy(buf[:len(buf)-1], msg)
+	buf[n] = 0
 }
 
 //export qc_wait_end

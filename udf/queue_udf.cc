@@ -207,6 +207,19 @@ static bool is_queue_table(const std::string &path)
 
 /* The warning for QC_ENOENT from qc_wait_begin: names the first spec whose
    table does not exist or is not a queue table. */
+/* Damaged rows the wait's takes skipped (poison messages: never handed
+   out): one error-log line and one warning each report, naming the table
+   directory, the segment file and the offset. The library cannot write
+   the server's error log; it hands the report to us in qc_owned. */
+static void report_skipped(THD *thd, const qc_owned &got)
+{
+  if (got.skipped == 0)
+    return;
+  sql_print_error("QUEUE: queue_wait skipped a damaged row: %s",
+                  got.skipped_msg);
+  warn(thd, "queue_wait skipped a damaged row: %s", got.skipped_msg);
+}
+
 static void warn_missing_table(THD *thd, const std::vector<Queue_spec> &specs,
                                const qc_err &e)
 {
@@ -536,6 +549,8 @@ static long long wait_once(THD *thd, UDF_ARGS *args, char *is_null, char *error)
   int rc= qc_wait(conn->session, paths.data(), conds.data(), (int) nspecs,
                   token, &consume.req, &consuming, &got, &e);
   conn->owned.row= got.row;     /* the buffer, possibly grown */
+  if (rc == QC_OK)
+    report_skipped(thd, got);
   queue_conn_leave(conn);       /* the previous row is no longer ours */
   int crc= consuming ? consume.wait(thd) : QC_OK;
   if (crc != QC_OK && crc != QC_ECLOSED && crc != QC_ENOENT)
@@ -571,6 +586,8 @@ static long long wait_once(THD *thd, UDF_ARGS *args, char *is_null, char *error)
   got.row= conn->owned.row;
   rc= qc_wait_end(conn->session, &got, &e);
   conn->owned.row= got.row;
+  if (rc == QC_OK)
+    report_skipped(thd, got);
   if (killed)
   {
     /* A row assigned in the race with KILL goes back to the queue at its
