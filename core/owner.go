@@ -203,14 +203,15 @@ func (sp Spec) filter() *Filter {
 // takeLocked assigns to s the oldest live unowned row at or after f.pos that
 // passes f. Caller holds t.mu for writing.
 //
-// Every row is read (one pread, under the lock; rows are in the page cache
-// in the common case) and its frame CRC checked before it is handed out,
-// filter or not: the verified payload is kept on the session for the
-// row's image (CopyTaken), so a delivery reads the row once. A damaged row
-// (ErrCorrupt) is a poison message: it is marked damaged (see
-// markDamagedLocked), skipped for every consumer while the table is open,
-// reported to s (TakeSkipped) and counted; it stays live, so a scan, a
-// DELETE or TRUNCATE still sees it.
+// With a filter every candidate row is read (one pread, under the lock;
+// rows are in the page cache in the common case) and its frame CRC checked;
+// the verified payload is kept on the session for the row's image
+// (CopyTaken), so a delivery reads the row once. Without a filter the row
+// is handed out unread, and the caller, reading it for its image outside
+// the lock, reports damage with SkipDamaged. A damaged row (ErrCorrupt) is
+// a poison message: it is marked damaged (see markDamagedLocked), skipped
+// for every consumer while the table is open, reported to s (TakeSkipped)
+// and counted; it stays live, so a scan, a DELETE or TRUNCATE still sees it.
 func (t *Table) takeLocked(f *Filter, s *Session) (uint64, bool, error) {
 	if t.deleting > 0 || t.closed {
 		return 0, false, nil
@@ -229,6 +230,13 @@ func (t *Table) takeLocked(f *Filter, s *Session) (uint64, bool, error) {
 		if t.damagedLocked(id, seg, seg.offs[k]) {
 			return false
 		}
+		if f.match == nil {
+			// Not read here: the write lock would be held for the read,
+			// and every consumer of the table waits for it. The caller
+			// reads the row for its image and reports damage with
+			// SkipDamaged.
+			return true
+		}
 		p, err := readPayload(seg, seg.offs[k], seg.lens[k], id, buf)
 		if errors.Is(err, ErrCorrupt) {
 			t.markDamagedLocked(id, seg, seg.offs[k])
@@ -236,14 +244,11 @@ func (t *Table) takeLocked(f *Filter, s *Session) (uint64, bool, error) {
 			return false
 		}
 		if err != nil {
-			if f.match == nil {
-				return true // handed out unread: reading its image reports the error
-			}
 			ioErr = err
 			return true
 		}
 		buf = p
-		if f.match == nil || safeMatch(f.match, p) {
+		if safeMatch(f.match, p) {
 			got = p
 			return true
 		}
@@ -271,6 +276,34 @@ func (t *Table) takeLocked(f *Filter, s *Session) (uint64, bool, error) {
 	t.owned[id] = s
 	s.setOwned(t, id, got)
 	return id, true, nil
+}
+
+// SkipDamaged handles err, the error of reading the row s owns: when it is
+// ErrCorrupt the row is marked damaged (never handed out again while the
+// table is open), reported to s (TakeSkipped) and counted, s's ownership of
+// it ends, and SkipDamaged reports true: the caller takes another row.
+func (s *Session) SkipDamaged(err error) bool {
+	if !errors.Is(err, ErrCorrupt) {
+		return false
+	}
+	t, id := s.Owned()
+	if t == nil {
+		return false
+	}
+	t.mu.Lock()
+	seg, k, found := t.locateLocked(id)
+	ok := found && t.owned[id] == s
+	if ok {
+		t.markDamagedLocked(id, seg, seg.offs[k])
+		delete(t.owned, id)
+	}
+	t.mu.Unlock()
+	if !ok {
+		return false
+	}
+	s.addSkipped(fmt.Errorf("table %s: %w", t.Dir(), err))
+	s.clear()
+	return true
 }
 
 // damagedRow is where a damaged row was found: after Truncate (ids restart

@@ -153,30 +153,46 @@ func qc_wait(h C.uint64_t, paths, conds **C.char, n C.int, token C.uint64_t,
 		return setErr(e, err)
 	}
 	tok := uint64(token)
-	got, w, err := s.s.Register(specs, func() { notify(tok) })
-	if err != nil {
+	for skips := 0; ; skips++ {
+		got, w, err := s.s.Register(specs, func() { notify(tok) })
+		if err != nil {
+			reportSkipped(s, out)
+			return setErr(e, err)
+		}
+		if w != nil {
+			s.mu.Lock()
+			s.w, s.specs = w, specs
+			s.mu.Unlock()
+			reportSkipped(s, out)
+			return qcPending
+		}
+		err = fillOwned(s, got, out)
+		if err == errSkippedDamaged && skips < maxSkippedPerWait {
+			continue // the row taken was damaged: take the next one
+		}
+		reportSkipped(s, out)
 		return setErr(e, err)
 	}
-	if w == nil {
-		return setErr(e, fillOwned(s, got, out))
-	}
-	s.mu.Lock()
-	s.w, s.specs = w, specs
-	s.mu.Unlock()
-	return qcPending
 }
 
+// maxSkippedPerWait bounds the damaged rows one queue_wait skips before it
+// fails (each is marked damaged, so the next call goes on from there).
+const maxSkippedPerWait = 1000
+
+// errSkippedDamaged: the row the session had taken was damaged and has
+// been skipped (core.Session.SkipDamaged); take another.
+var errSkippedDamaged = errCode(qcECORRUPT, "queue: too many damaged rows skipped in one queue_wait")
+
 // fillOwned reports the spec idx that won and the owned row with its
-// image, and the damaged rows the session's takes skipped. The take read
-// and verified the row already (core keeps the payload: one read per
-// message); the image is copied from there, or read here when the take
-// kept none. A row that cannot be read now is reported without its image
-// (table_id 0): the handler then reads it through a scan, which reports
-// the error.
+// image. A filtered take read and verified the row already (core keeps the
+// payload: one read per message); otherwise the row is read here, outside
+// the table's locks. A damaged row is skipped (errSkippedDamaged: the
+// caller takes another); a row that cannot be read for another reason is
+// reported without its image (table_id 0): the handler then reads it
+// through a scan, which reports the error.
 func fillOwned(s *session, idx int, out *C.qc_owned) error {
 	out.idx, out.table_id, out.row.len, out.row.id = C.int(idx), 0, 0, 0
 	out.ended = 0
-	reportSkipped(s, out)
 	if idx < 0 {
 		return nil
 	}
@@ -188,6 +204,10 @@ func fillOwned(s *session, idx int, out *C.qc_owned) error {
 	if !ok {
 		var err error
 		if payload, err = t.Get(id, rowBuffer(&out.row)); err != nil {
+			if s.s.SkipDamaged(err) {
+				out.idx = -1
+				return errSkippedDamaged
+			}
 			return nil
 		}
 	}
@@ -245,6 +265,14 @@ func qc_wait_end(h C.uint64_t, out *C.qc_owned, e *C.qc_err) (rc C.int) {
 		got, ended = -1, true
 	}
 	err = fillOwned(s, got, out)
+	for skips := 0; err == errSkippedDamaged && skips < maxSkippedPerWait; skips++ {
+		// The row assigned was damaged: take another at once; without one
+		// the wait ends as a timeout (owner mode without a row).
+		if got, err = s.s.TryTake(specs); err == nil {
+			err = fillOwned(s, got, out)
+		}
+	}
+	reportSkipped(s, out)
 	if ended {
 		out.ended = 1
 	}
