@@ -46,9 +46,19 @@ func qc_admin(op C.int, path *C.char, buf *C.char, capacity C.size_t, length *C.
 		return adminCounters(buf, capacity, length)
 	case C.QC_ADMIN_TABLES:
 		return adminTables(buf, capacity, length)
+	case C.QC_ADMIN_LOG:
+		l := takeLogLine()
+		if l == "" {
+			return qcEOF
+		}
+		return copyText(l, buf, capacity, length)
 	}
 	if path == nil {
 		return setErr(e, errCode(qcEINVAL, "queue: NULL path"))
+	}
+	switch op {
+	case C.QC_ADMIN_CHECK, C.QC_ADMIN_CHECK_QUICK, C.QC_ADMIN_REPAIR, C.QC_ADMIN_OPTIMIZE:
+		return setErr(e, adminTableOp(op, C.GoString(path), buf, capacity, length))
 	}
 	ent, err := openPath(C.GoString(path))
 	if err != nil {

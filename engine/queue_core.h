@@ -163,7 +163,9 @@ typedef struct qc_owned {
 } qc_owned;
 
 enum { QC_ADMIN_STATS = 1, QC_ADMIN_COMPACT = 2, QC_ADMIN_STATUS = 3,
-       QC_ADMIN_COUNTERS = 4, QC_ADMIN_TABLES = 5 };
+       QC_ADMIN_COUNTERS = 4, QC_ADMIN_TABLES = 5, QC_ADMIN_CHECK = 6,
+       QC_ADMIN_CHECK_QUICK = 7, QC_ADMIN_REPAIR = 8, QC_ADMIN_OPTIMIZE = 9,
+       QC_ADMIN_LOG = 10 };
 
 /* QC_ADMIN_COUNTERS: the library's counters, one snapshot (fields from
    nearly the same instant). Counters count since the library was loaded,
@@ -218,7 +220,8 @@ enum { QC_SCAN_VISIBLE = 0, QC_SCAN_ALL = 1 };
 
 /* --- library --- */
 /* Idempotent. QC_EINVAL if abi is not QC_ABI_VERSION. notify is called
-   from a Go thread (no THD) when a pending wait got a row or must re-check. */
+   from a Go thread (no THD) when a pending wait got a row or must re-check,
+   and with token 0 when error-log lines are waiting (QC_ADMIN_LOG). */
 int  qc_init(int abi, qc_notify_fn notify);
 /* Closes every table (checkpoint), for plugin deinit. */
 int  qc_shutdown(void);
@@ -291,7 +294,20 @@ int  qc_abort(uint64_t session);
    QC_ADMIN_COUNTERS: a qc_counters into buf (path unused); *len =
    sizeof(qc_counters), QC_ERANGE if cap is smaller.
    QC_ADMIN_TABLES: an array of qc_table_info into buf (path unused); *len =
-   the bytes of the whole array, QC_ERANGE if cap is smaller. */
+   the bytes of the whole array, QC_ERANGE if cap is smaller.
+   QC_ADMIN_CHECK / QC_ADMIN_CHECK_QUICK (CHECK TABLE), QC_ADMIN_REPAIR
+   (REPAIR TABLE), QC_ADMIN_OPTIMIZE (OPTIMIZE TABLE): the table at path;
+   a table whose recovery fails is checked or repaired from its files. The
+   text is one line per message, "<level>\t<message>\n" with level error,
+   warning or status, cut to fit buf (a last line says how many were left
+   out; never QC_ERANGE). Returns QC_OK, or QC_ECORRUPT when a check found
+   errors or a repair could not make the table valid (text filled in both
+   cases); other errors as usual.
+   QC_ADMIN_LOG (path unused): the next error-log line the library has for
+   the server, "<level>\t<message>" with level 1 error, 2 warning, 3 note;
+   QC_EOF when there is none. The library calls notify(0) (token 0 is never
+   a connection's) when lines are waiting; the handler then takes them all.
+   Lines are written only for what normal operation does not produce. */
 int  qc_admin(int op, const char *path, char *buf, size_t cap, size_t *len, qc_err *e);
 
 #endif /* QC_TYPES_ONLY */

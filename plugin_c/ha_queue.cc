@@ -11,6 +11,8 @@
 #include "field.h"
 #include "log_event.h"          // Delete_rows_log_event
 #include <my_dir.h>
+#include <my_check_opt.h>
+#include "protocol.h"
 #include <mysqld_error.h>
 #include "ha_queue.h"
 #include "queue_conn.h"
@@ -194,15 +196,24 @@ ulonglong ha_queue::table_flags() const
   return HA_NO_TRANSACTIONS | HA_REC_NOT_IN_SEQ | HA_STATS_RECORDS_IS_EXACT |
          HA_HAS_RECORDS | HA_NO_AUTO_INCREMENT | HA_BINLOG_ROW_CAPABLE |
          HA_BINLOG_STMT_CAPABLE | HA_FILE_BASED | HA_CAN_GEOMETRY |
-         HA_CAN_FORCE_BULK_DELETE;
+         HA_CAN_FORCE_BULK_DELETE | HA_CONCURRENT_OPTIMIZE;
 }
 
-int ha_queue::open(const char *name, int, uint)
+int ha_queue::open(const char *name, int, uint test_if_locked)
 {
   qc_err e= {{0}};
   if (!(share= get_share()))
     return HA_ERR_OUT_OF_MEM;
   int rc= qc_table_open(name, &tbl, &counters, &e);
+  /* CHECK and REPAIR TABLE open with HA_OPEN_FOR_REPAIR: a table whose
+     recovery fails is then opened without a library handle, and the
+     library checks or repairs its files (qc_admin). */
+  if (rc == QC_ECORRUPT && (test_if_locked & HA_OPEN_FOR_REPAIR))
+  {
+    tbl= 0;
+    counters= nullptr;
+    rc= QC_OK;
+  }
   if (rc != QC_OK)
     return report(rc, e);
   thr_lock_data_init(&share->lock, &lock, nullptr);
@@ -651,6 +662,68 @@ int ha_queue::rnd_pos(uchar *buf, uchar *pos)
   qc_err e;
   e.msg[0]= 0;
   return read_row(buf, qc_get(tbl, id, &rowbuf, &e), e);
+}
+
+/* ---------------- CHECK, REPAIR, OPTIMIZE ---------------- */
+
+/* The library does the work (engine/check.go) and returns one
+   "<level>\t<message>" line per message; each becomes a row of the
+   statement's result set, before the server's final status row. */
+static int queue_admin(THD *thd, TABLE *table, int op, const char *op_name)
+{
+  char name[2 * NAME_LEN + 2];
+  my_snprintf(name, sizeof(name), "%s.%s", table->s->db.str, table->s->table_name.str);
+  std::vector<char> buf(64 * 1024);
+  size_t len= 0;
+  qc_err e= {{0}};
+  int rc= qc_admin(op, table->s->normalized_path.str, buf.data(), buf.size(), &len, &e);
+  const char *text= buf.data();
+  if (rc != QC_OK && rc != QC_ECORRUPT)
+  {
+    my_snprintf(buf.data(), buf.size(), "error\t%s", e.msg[0] ? e.msg : "queue: internal error");
+    len= strlen(buf.data());
+  }
+  Protocol *protocol= thd->protocol;
+  for (const char *p= text, *end= text + len; p < end;)
+  {
+    const char *nl= static_cast<const char*>(memchr(p, '\n', end - p));
+    const char *stop= nl ? nl : end;
+    const char *tab= static_cast<const char*>(memchr(p, '\t', stop - p));
+    if (tab)
+    {
+      protocol->prepare_for_resend();
+      protocol->store(name, strlen(name), system_charset_info);
+      protocol->store(op_name, strlen(op_name), system_charset_info);
+      protocol->store(p, tab - p, system_charset_info);
+      protocol->store(tab + 1, stop - tab - 1, system_charset_info);
+      if (protocol->write())
+        return HA_ADMIN_FAILED;
+    }
+    p= stop + 1;
+  }
+  if (rc == QC_OK)
+    return HA_ADMIN_OK;
+  return rc == QC_ECORRUPT ? HA_ADMIN_CORRUPT : HA_ADMIN_FAILED;
+}
+
+/* QUICK checks the frames (framing, checksums); the default, MEDIUM and
+   EXTENDED check everything. */
+int ha_queue::check(THD *thd, HA_CHECK_OPT *check_opt)
+{
+  bool quick= (check_opt->flags & T_QUICK) && !(check_opt->flags & (T_MEDIUM | T_EXTEND));
+  return queue_admin(thd, table, quick ? QC_ADMIN_CHECK_QUICK : QC_ADMIN_CHECK, "check");
+}
+
+int ha_queue::repair(THD *thd, HA_CHECK_OPT *)
+{
+  return queue_admin(thd, table, QC_ADMIN_REPAIR, "repair");
+}
+
+/* The background compaction, run now; producers and consumers go on
+   (HA_CONCURRENT_OPTIMIZE keeps the statement's metadata lock shared). */
+int ha_queue::optimize(THD *thd, HA_CHECK_OPT *)
+{
+  return queue_admin(thd, table, QC_ADMIN_OPTIMIZE, "optimize");
 }
 
 /* ---------------- statistics, locks ---------------- */

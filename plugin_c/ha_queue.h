@@ -99,6 +99,10 @@ public:
 
   int info(uint flag) override;
 
+  int check(THD *thd, HA_CHECK_OPT *check_opt) override;
+  int repair(THD *thd, HA_CHECK_OPT *check_opt) override;
+  int optimize(THD *thd, HA_CHECK_OPT *check_opt) override;
+
   ha_rows records() override;
   int external_lock(THD *thd, int lock_type) override;
   int start_stmt(THD *thd, thr_lock_type lock_type) override;

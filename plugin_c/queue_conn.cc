@@ -72,11 +72,31 @@ void queue_conn_kill(THD *thd)
   mysql_mutex_unlock(&conn->mutex);
 }
 
+/* Token 0: the library has error-log lines (QC_ADMIN_LOG). */
+static void queue_write_log()
+{
+  char line[1024];
+  size_t len= 0;
+  while (qc_admin(QC_ADMIN_LOG, nullptr, line, sizeof(line), &len, nullptr) == QC_OK)
+  {
+    const char *msg= strchr(line, '\t');
+    msg= msg ? msg + 1 : line;
+    switch (line[0]) {
+    case '1': sql_print_error("%s", msg); break;
+    case '2': sql_print_warning("%s", msg); break;
+    default:  sql_print_information("%s", msg); break;
+    }
+  }
+}
+
 extern "C" void queue_notify(uint64_t token)
 {
   Queue_conn *conn= reinterpret_cast<Queue_conn*>(static_cast<uintptr_t>(token));
   if (!conn)
+  {
+    queue_write_log();
     return;
+  }
   mysql_mutex_lock(&conn->mutex);
   conn->notified= true;
   mysql_cond_broadcast(&conn->cond);
