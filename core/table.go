@@ -592,9 +592,19 @@ func (c *Cursor) Next(buf []byte) (id uint64, payload []byte, ok bool, err error
 	c.next = id + 1
 	payload, err = readPayload(seg, off, n, id, buf)
 	if err != nil {
-		return 0, nil, false, err
+		// The id goes with the error: the caller may remove a damaged
+		// row it cannot read; the cursor has moved past it.
+		return id, nil, false, err
 	}
 	return id, payload, true, nil
+}
+
+// Dir is the directory of the cursor's table.
+func (c *Cursor) Dir() string {
+	if c.t == nil {
+		return ""
+	}
+	return c.t.Dir()
 }
 
 // Close releases the cursor.

@@ -164,7 +164,22 @@ func (v *verifier) run() {
 			}
 			if s.bad[i] {
 				r.Damaged = append(r.Damaged, DamagedRow{ID: s.ids[i], File: s.name, Offset: int64(s.offs[i]), Live: s.live[i]})
+				if !s.live[i] {
+					v.noteRemoved(s.name, int64(s.offs[i]))
+				}
 			}
+		}
+	}
+}
+
+// noteRemoved adds to the problem at file and off that its row was
+// removed: the damaged bytes stay in the file (recovery without a
+// checkpoint refuses them) until the segment is rewritten.
+func (v *verifier) noteRemoved(file string, off int64) {
+	for i := range v.rep.Problems {
+		p := &v.rep.Problems[i]
+		if p.File == file && p.Offset == off && p.Level == LevelError {
+			p.Text += " (the row is removed; its damaged bytes stay in the file until REPAIR TABLE or a compaction rewrites it)"
 		}
 	}
 }

@@ -253,3 +253,26 @@ func TestRepairDirMakesTableOpen(t *testing.T) {
 	require.Empty(t, chk.Problems, problemsText(chk))
 	require.NoError(t, tb.Close())
 }
+
+// A scan that meets a damaged row returns its id with ErrCorrupt and
+// moves past it, so a DELETE without WHERE can remove it unread.
+func TestScanGivesDamagedRowID(t *testing.T) {
+	tb, first, _, _ := damageSecond(t)
+	c := tb.Scan(nil)
+	id, _, ok, err := c.Next(nil)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, first, id)
+	id, _, ok, err = c.Next(nil)
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.False(t, ok)
+	require.Equal(t, first+1, id)
+	id, _, ok, err = c.Next(nil)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, first+2, id)
+	n, err := tb.Remove([]uint64{first + 1})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, []uint64{first, first + 2}, liveIDs(t, tb))
+}

@@ -104,3 +104,27 @@ func decodeFilename(s string) string {
 	}
 	return b.String()
 }
+
+// corruptLogged holds the damaged places already written to the error log,
+// so that a damaged row read by every SELECT is logged once.
+var corruptLogged struct {
+	sync.Mutex
+	seen map[string]bool
+}
+
+// logCorruptRead writes one error-log line for a read that found damage
+// in the table at dir (err names the file and offset), once per place.
+func logCorruptRead(dir string, err error) {
+	key := dir + "\x00" + err.Error()
+	corruptLogged.Lock()
+	if corruptLogged.seen == nil {
+		corruptLogged.seen = map[string]bool{}
+	}
+	if corruptLogged.seen[key] || len(corruptLogged.seen) > 10000 {
+		corruptLogged.Unlock()
+		return
+	}
+	corruptLogged.seen[key] = true
+	corruptLogged.Unlock()
+	logLine(logError, "QUEUE: table %s: %v", tableName(pathOfDir(dir)), err)
+}

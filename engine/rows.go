@@ -8,6 +8,7 @@ package main
 import "C"
 
 import (
+	"errors"
 	"unsafe"
 
 	"github.com/queue-engine/queue/core"
@@ -142,6 +143,9 @@ func qc_get(table, id C.uint64_t, row *C.qc_row, e *C.qc_err) (rc C.int) {
 	}
 	payload, err := ent.t.Get(uint64(id), rowBuffer(row))
 	if err != nil {
+		if errors.Is(err, core.ErrCorrupt) {
+			logCorruptRead(ent.t.Dir(), err)
+		}
 		return setErr(e, err)
 	}
 	return setErr(e, putRow(row, uint64(id), payload))

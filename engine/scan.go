@@ -7,6 +7,8 @@ package main
 import "C"
 
 import (
+	"errors"
+
 	"github.com/queue-engine/queue/core"
 )
 
@@ -58,6 +60,11 @@ func qc_scan_next(h C.uint64_t, row *C.qc_row, e *C.qc_err) (rc C.int) {
 	}
 	id, payload, ok, err := c.Next(rowBuffer(row))
 	if err != nil {
+		if errors.Is(err, core.ErrCorrupt) {
+			// The damaged row's id, so that a DELETE can remove it.
+			row.id, row.len = C.uint64_t(id), 0
+			logCorruptRead(c.Dir(), err)
+		}
 		return setErr(e, err)
 	}
 	if !ok {

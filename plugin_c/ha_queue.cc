@@ -416,7 +416,7 @@ int ha_queue::delete_row(const uchar *buf)
       my_error(ER_GET_ERRMSG, MYF(0), QC_ETOOBIG, msg, "QUEUE");
       return HA_ERR_TO_BIG_ROW;
     }
-    if (delete_log_rows && pack_row(buf))
+    if (delete_log_rows && !cur_damaged && pack_row(buf))
     {
       delete_ids.clear();
       char msg[160];
@@ -638,7 +638,38 @@ int ha_queue::rnd_next(uchar *buf)
     return HA_ERR_END_OF_FILE;
   qc_err e;
   e.msg[0]= 0;
-  return read_row(buf, qc_scan_next(cursor, &rowbuf, &e), e);
+  cur_damaged= false;
+  rowbuf.id= 0;
+  int rc= qc_scan_next(cursor, &rowbuf, &e);
+  if (rc == QC_ECORRUPT && rowbuf.id && delete_stmt)
+  {
+    if (delete_removes_damaged())
+    {
+      /* A damaged row: its bytes fail their check, so it has no column
+         values. A DELETE without WHERE removes every row it reads, so
+         it removes this one unread. */
+      memcpy(buf, table->s->default_values, table->s->reclength);
+      cur_id= rowbuf.id;
+      cur_damaged= true;
+      return 0;
+    }
+    /* A WHERE cannot be evaluated on a row that cannot be read: the
+       statement fails rather than guess. */
+    size_t n= strlen(e.msg);
+    my_snprintf(e.msg + n, sizeof(e.msg) - n,
+                "; a DELETE cannot evaluate its WHERE on a damaged row: remove it "
+                "with REPAIR TABLE or a DELETE without WHERE");
+  }
+  return read_row(buf, rc, e);
+}
+
+/* A single-table DELETE without WHERE, batched (its rows are logged from
+   the images it keeps, so the damaged row's missing image is left out). */
+bool ha_queue::delete_removes_damaged() const
+{
+  THD *thd= ha_thd();
+  return bulk_delete && thd_sql_command(thd) == SQLCOM_DELETE && thd->lex &&
+         thd->lex->first_select_lex()->where == nullptr;
 }
 
 int ha_queue::rnd_end()

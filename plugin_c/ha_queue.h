@@ -30,6 +30,10 @@ class ha_queue final : public handler
   const qc_table_counters *counters= nullptr; /* the table's, while tbl is open */
   uint64_t cursor= 0;         /* qc scan handle, 0 outside a scan */
   uint64_t cur_id= 0;         /* row id of the row last read */
+  /* The row last read is damaged and was passed to a DELETE without WHERE
+     unread (record = the table's defaults): removed, never logged. */
+  bool cur_damaged= false;
+  bool delete_removes_damaged() const;
   /* An owner-mode scan served from the connection's cached row: 1 before
      the row is returned, 2 after; 0 for a library scan. */
   int owned_scan= 0;
