@@ -12,7 +12,7 @@ CMAKE_DIR  := $(ROOT)/build/cmake
 export QUEUE_CACHE ?= $(HOME)/.cache/queue
 
 .PHONY: all setup build test go-test abi-check mtr run demo sandbox-start sandbox-stop \
-        sandbox-status sql install uninstall clean
+        sandbox-status sql install uninstall clean queue-check
 
 all: build
 
@@ -23,6 +23,10 @@ build: setup
 	@cmake -S . -B $(CMAKE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DQUEUE_MARIADB_ROOT=$(QUEUE_CACHE)/current >/dev/null
 	@cmake --build $(CMAKE_DIR) -j2 -- --no-print-directory
+
+# The offline table checker (docs/OPERATIONS.md): build/queue-check.
+queue-check:
+	@go build -o build/queue-check ./cmd/queue-check
 
 test: build
 	@scripts/test.sh
