@@ -98,8 +98,15 @@ func (t *Table) Compact() (err error) {
 // would end the process (the server): it becomes this compaction's error,
 // like in Compact.
 func (t *Table) compact() (err error) {
+	start, before := time.Now(), t.Figures().BytesTotal
+	did := false
+	defer func() {
+		if hook := t.opts.OnCompaction; hook != nil && (did || err != nil) {
+			hook(CompactionInfo{Duration: time.Since(start), BytesBefore: before, BytesAfter: t.Figures().BytesTotal, Err: err})
+		}
+	}()
 	defer recoverError(&err)
-	_, err = t.compactOnce()
+	did, err = t.compactOnce()
 	return err
 }
 

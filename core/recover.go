@@ -51,6 +51,7 @@ func (t *Table) recover() error {
 	if err := t.replay(seqs, keep, hdrs, proven); err != nil {
 		return err
 	}
+	t.noteReplay()
 	if hasCheckpoint {
 		if err := t.removeCheckpoint(); err != nil {
 			return err
@@ -199,11 +200,14 @@ func (t *Table) replay(seqs []uint64, keep []int, hdrs []segmentHeader, proven m
 		// acknowledged. The previous segment is active again: cut its
 		// tail too.
 		t.segs = t.segs[:len(t.segs)-1]
+		if size, err := s.f.Size(); err == nil {
+			t.recovery.BytesTruncated += size
+		}
 		s.release()
 		if err := t.fs.Remove(name); err != nil {
 			return fileError(ErrIO, name, 0, err)
 		}
-		if err := cutTail(prev, filepath.Join(t.dir, prev.name)); err != nil {
+		if err := t.cutTail(prev, filepath.Join(t.dir, prev.name)); err != nil {
 			return err
 		}
 	}
@@ -334,6 +338,7 @@ func (t *Table) loadSegment(s, prev *segment, name string, last bool, lastRowID 
 		// Cut what follows the last commit unless it is only zero fill,
 		// so stale frames cannot be mistaken for log later.
 		if !allZero(data[committedEnd:]) {
+			t.recovery.BytesTruncated += size - committedEnd
 			if err := s.f.Truncate(committedEnd); err != nil {
 				return fileError(ErrIO, name, committedEnd, err)
 			}
@@ -426,7 +431,7 @@ func (t *Table) applyRecord(s, prev *segment, name string, typ byte, body []byte
 }
 
 // cutTail truncates s after its last commit unless only zeros follow.
-func cutTail(s *segment, name string) error {
+func (t *Table) cutTail(s *segment, name string) error {
 	size, err := s.f.Size()
 	if err != nil {
 		return fileError(ErrIO, name, 0, err)
@@ -442,6 +447,7 @@ func cutTail(s *segment, name string) error {
 		s.allocated = size
 		return nil
 	}
+	t.recovery.BytesTruncated += size - s.end
 	if err := s.f.Truncate(s.end); err != nil {
 		return fileError(ErrIO, name, s.end, err)
 	}

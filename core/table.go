@@ -22,6 +22,10 @@ type Options struct {
 	Prealloc PreallocMode
 	// Committer selects who writes and syncs a group commit (commit.go).
 	Committer CommitterMode
+	// OnCompaction, when set, is called after each background compaction
+	// that did something or failed (from the compaction goroutine, no
+	// table lock held).
+	OnCompaction func(CompactionInfo)
 }
 
 // CommitterMode selects who runs a group commit.
@@ -106,8 +110,9 @@ type Table struct {
 	waiters  []*Waiter
 	nwaiters atomic.Int32
 
-	created time.Time
-	st      counters
+	created  time.Time
+	st       counters
+	recovery RecoveryInfo // set by recover, then read only
 }
 
 // Create makes a new, empty table directory (fsyncs it and its parent).

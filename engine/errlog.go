@@ -7,9 +7,13 @@ package main
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/queue-engine/queue/core"
 )
 
 // Error-log lines. The library has no call into the server's log: a line
@@ -127,4 +131,71 @@ func logCorruptRead(dir string, err error) {
 	corruptLogged.seen[key] = true
 	corruptLogged.Unlock()
 	logLine(logError, "QUEUE: table %s: %v", tableName(pathOfDir(dir)), err)
+}
+
+// logOpen writes the line of an open that recovered a table after a crash
+// or that failed on damage.
+func logOpen(key string, e *tableEntry) {
+	if e.openErr != nil {
+		if errors.Is(e.openErr, core.ErrCorrupt) {
+			logCorruptRead(tableDir(key), fmt.Errorf("cannot be opened: %w", e.openErr))
+		}
+		return
+	}
+	if r := e.t.Recovery(); r.Replayed {
+		logLine(logNote, "QUEUE: table %s recovered after an unclean shutdown: %d rows recovered, %d bytes truncated",
+			tableName(key), r.Rows, r.BytesTruncated)
+	}
+}
+
+// slowCompaction is how long a background compaction may take before it
+// is worth an error-log line.
+const slowCompaction = 10 * time.Second
+
+// logCompaction writes the line of a background compaction that failed or
+// was slow; routine compactions write nothing.
+func logCompaction(e *tableEntry, ci core.CompactionInfo) {
+	name := tableName(pathOfDir(e.t.Dir()))
+	switch {
+	case ci.Err != nil:
+		logLine(logWarning, "QUEUE: compaction of table %s failed after %.1f s (%d bytes before, %d after): %v",
+			name, ci.Duration.Seconds(), ci.BytesBefore, ci.BytesAfter, ci.Err)
+	case ci.Duration >= slowCompaction:
+		logLine(logWarning, "QUEUE: compaction of table %s took %.1f s: %d bytes before, %d after",
+			name, ci.Duration.Seconds(), ci.BytesBefore, ci.BytesAfter)
+	}
+}
+
+// ioLogged bounds the I/O error lines: a sticky error repeats its message
+// on every statement (logged once); a full disk is logged at most once a
+// minute.
+var ioLogged struct {
+	sync.Mutex
+	seen      map[string]bool
+	lastSpace time.Time
+}
+
+// logIOError writes one error-log line for an I/O error (its message names
+// the table's file and offset).
+func logIOError(err error) {
+	msg := err.Error()
+	ioLogged.Lock()
+	if errors.Is(err, core.ErrNoSpace) {
+		if time.Since(ioLogged.lastSpace) < time.Minute {
+			ioLogged.Unlock()
+			return
+		}
+		ioLogged.lastSpace = time.Now()
+	} else {
+		if ioLogged.seen == nil {
+			ioLogged.seen = map[string]bool{}
+		}
+		if ioLogged.seen[msg] || len(ioLogged.seen) > 10000 {
+			ioLogged.Unlock()
+			return
+		}
+		ioLogged.seen[msg] = true
+	}
+	ioLogged.Unlock()
+	logLine(logError, "QUEUE: %v", err)
 }

@@ -85,6 +85,9 @@ func codeOf(err error) int {
 // NUL-terminated, and returns err's status code.
 func setErr(e *C.qc_err, err error) C.int {
 	code := codeOf(err)
+	if code == qcEIO || code == qcENOSPC {
+		logIOError(err)
+	}
 	if err != nil && e != nil {
 		copyCString(&e.msg[0], C.size_t(len(e.msg)), err.Error())
 	}

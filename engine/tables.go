@@ -148,10 +148,12 @@ func openKey(key string, waitBusy bool) (*tableEntry, error) {
 
 	e.cols, e.openErr = readColumns(key)
 	if e.openErr == nil {
-		e.t, e.openErr = core.Open(tableDir(key), core.Options{Committer: committerMode, FS: tableFS})
+		e.t, e.openErr = core.Open(tableDir(key), core.Options{Committer: committerMode, FS: tableFS,
+			OnCompaction: func(ci core.CompactionInfo) { logCompaction(e, ci) }})
 		if e.openErr != nil && errors.Is(e.openErr, os.ErrNotExist) {
 			e.openErr = errCode(qcENOENT, "queue: %s is not a queue table (no %s)", key, tableDir(key))
 		}
+		logOpen(key, e)
 	}
 	if e.openErr != nil {
 		tablesMu.Lock()
