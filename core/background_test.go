@@ -196,7 +196,9 @@ func TestBackgroundCompactionTakesTheLastKick(t *testing.T) {
 
 	var looks atomic.Int32
 	compactTestHook = func(string) error { looks.Add(1); return nil }
-	defer func() { compactTestHook = nil }()
+	// The table is closed (its compaction goroutine stopped) before the
+	// hook is reset: the goroutine reads it.
+	defer func() { _ = tb.Close(); compactTestHook = nil }()
 	// Two rounds of removals in quick succession: the second falls in the
 	// rest after the first look, and must still be compacted.
 	fillAndRemove(t, tb, 300, func(id uint64) bool { return id <= 100 })
