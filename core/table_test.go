@@ -524,17 +524,9 @@ func TestPanickingFilterIsNoMatch(t *testing.T) {
 // read: the row is refused with ErrCorrupt naming file and offset, never
 // returned with wrong bytes, and the other rows stay readable.
 func TestDamagedRowIsRefusedOnRead(t *testing.T) {
-	m, tb := newMemTable(t)
-	first, _, err := tb.Append([][]byte{[]byte("first-row"), []byte("MARKER-TO-CORRUPT"), []byte("third-row")}, nil)
-	require.NoError(t, err)
-	tb.mu.RLock()
-	seg, i, ok := tb.locateLocked(first + 1)
-	require.True(t, ok)
-	name, off := seg.name, int64(seg.offs[i])
-	tb.mu.RUnlock()
-	m.Corrupt(testDir+"/"+name, off+frameHeaderSize+rowBodyMin+3)
+	tb, first, name, off := damageSecond(t)
 
-	_, err = tb.Get(first+1, nil)
+	_, err := tb.Get(first+1, nil)
 	require.ErrorIs(t, err, ErrCorrupt)
 	require.Contains(t, err.Error(), name)
 	require.Contains(t, err.Error(), fmt.Sprintf("offset %d", off))
@@ -544,7 +536,7 @@ func TestDamagedRowIsRefusedOnRead(t *testing.T) {
 	require.Equal(t, "first-row", string(p))
 
 	c := tb.Scan(nil)
-	_, p, ok, err = c.Next(nil)
+	_, p, ok, err := c.Next(nil)
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, "first-row", string(p))

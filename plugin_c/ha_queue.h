@@ -47,7 +47,7 @@ class ha_queue final : public handler
   bool delete_log_rows= false;
   bool delete_maps_before= false; /* table maps written before it began */
   bool delete_stmt= false;    /* this statement is a DELETE with a write lock */
-  bool delete_bracket= false; /* qc_delete_begin called, qc_delete_end due */
+  bool delete_bracket= false; /* qc_delete_bracket(1) called, (0) due */
 
   Queue_share *get_share();
   uint64_t session() const;

@@ -205,7 +205,7 @@ static bool is_queue_table(const std::string &path)
   return qc_admin(QC_ADMIN_STATS, path.c_str(), nullptr, 0, &len, nullptr) != QC_ENOENT;
 }
 
-/* The warning for QC_ENOENT from qc_wait_begin: names the first spec whose
+/* The warning for QC_ENOENT from qc_wait: names the first spec whose
    table does not exist or is not a queue table. */
 /* Damaged rows the wait's takes skipped (poison messages: never handed
    out): one error-log line and one warning each report, naming the table
