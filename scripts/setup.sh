@@ -20,6 +20,8 @@ stamp="$QUEUE_CACHE/setup.done"
 if [ -f "$stamp" ] && [ -f "$QUEUE_CACHE/version" ]; then
   V=$(cat "$QUEUE_CACHE/version")
   if [ "$(dpkg-query -W -f='${Version}' mariadb-server 2>/dev/null || true)" = "$V" ] &&
+     [ "$(dpkg-query -W -f='${Version}' mariadb-backup 2>/dev/null || true)" = "$V" ] &&
+     command -v prometheus-mysqld-exporter curl dpkg-deb >/dev/null &&
      [ -f "$QUEUE_CACHE/mariadb-$(printf '%s' "${V#*:}" | tr '+~' '__')/build/libservices/libmysqlservices.a" ]; then
     exit 0
   fi
@@ -66,9 +68,11 @@ done
 [ -n "$V" ] || { log "no MariaDB version has both binaries and source"; exit 1; }
 log "MariaDB version $V"
 
-# 3. Packages: the server, client and test suite pinned to V; build tools.
+# 3. Packages: the server, client, test suite and mariabackup pinned to V
+# (mariabackup must match the server it backs up); build tools; the
+# monitoring exporter the operations tests scrape.
 pkgs_pinned="mariadb-server mariadb-server-core mariadb-client mariadb-client-core
-  mariadb-common mariadb-test mariadb-test-data libmariadb3 mariadb-plugin-provider-bzip2
+  mariadb-common mariadb-test mariadb-test-data mariadb-backup libmariadb3 mariadb-plugin-provider-bzip2
   mariadb-plugin-provider-lz4 mariadb-plugin-provider-lzma mariadb-plugin-provider-lzo
   mariadb-plugin-provider-snappy"
 want=()
@@ -78,7 +82,7 @@ for p in $pkgs_pinned; do
 done
 build_pkgs="build-essential cmake bison pkg-config dpkg-dev libncurses-dev libssl-dev
   zlib1g-dev libpcre2-dev libxml2-dev libaio-dev liburing-dev libsystemd-dev
-  libdbi-perl libdbd-mariadb-perl"
+  libdbi-perl libdbd-mariadb-perl prometheus-mysqld-exporter curl"
 need_install=0
 for p in "${want[@]}"; do
   name=${p%%=*}
