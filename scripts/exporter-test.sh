@@ -4,7 +4,8 @@
 # owned, one consumer waiting), then the exporter's /metrics must show every
 # Queue_% status variable as mysql_global_status_queue_<name> with the
 # server's value, and the per-table figures of the info_schema.tables
-# collector. The exporter is tried both ways Debian's 0.14 configures it:
+# collector; and the alert rules (ops/prometheus) pass their unit test
+# (promtool). The exporter is tried both ways Debian's 0.14 configures it:
 # a .my.cnf (socket) and DATA_SOURCE_NAME (TCP).
 # Ports: EXPORTER_TEST_PORT (server, 3371), EXPORTER_PORT (exporter, 9105).
 # Ends with "exporter-test: N passed, N failed".
@@ -119,5 +120,13 @@ for way in "${ways[@]}"; do
   check "$name: table_rows idle" "$(sed -n 's/^mysql_info_schema_table_rows{schema="test",table="idle"} //p' <<<"$metrics")" 0
   check "$name: engine label" "$(grep -c '^mysql_info_schema_table_version{.*engine="QUEUE".*table="jobs"' <<<"$metrics")" 1
 done
+# The alert rules of docs/OPERATIONS.md: valid, and their unit test passes.
+if command -v promtool >/dev/null; then
+  (cd ops/prometheus && promtool check rules queue-alerts.yml >/dev/null && promtool test rules queue-alerts.test.yml) >"$box/promtool.log" 2>&1
+  check "promtool check and test rules" "$?" 0 || true
+  grep -q SUCCESS "$box/promtool.log" || cat "$box/promtool.log"
+else
+  check "promtool present (make setup)" missing present
+fi
 echo "exporter-test: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -21,7 +21,7 @@ if [ -f "$stamp" ] && [ -f "$QUEUE_CACHE/version" ]; then
   V=$(cat "$QUEUE_CACHE/version")
   if [ "$(dpkg-query -W -f='${Version}' mariadb-server 2>/dev/null || true)" = "$V" ] &&
      [ "$(dpkg-query -W -f='${Version}' mariadb-backup 2>/dev/null || true)" = "$V" ] &&
-     command -v prometheus-mysqld-exporter curl dpkg-deb >/dev/null &&
+     command -v prometheus-mysqld-exporter promtool curl dpkg-deb >/dev/null &&
      [ -f "$QUEUE_CACHE/mariadb-$(printf '%s' "${V#*:}" | tr '+~' '__')/build/libservices/libmysqlservices.a" ]; then
     exit 0
   fi
@@ -101,6 +101,17 @@ if [ $need_install = 1 ]; then
     trap 'rm -rf "$tmp"; $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   $SUDO apt-get install -y -qq --allow-downgrades "${want[@]}" $build_pkgs >/dev/null
+fi
+# promtool (package prometheus) checks the alert rules of docs/OPERATIONS.md;
+# the server itself and its recommended exporters are not needed.
+if ! command -v promtool >/dev/null; then
+  log "installing prometheus (for promtool)"
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -rf "$tmp"; $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 # Keep apt from upgrading the server away from the version the plugin is built for.
 for p in "${want[@]}"; do $SUDO apt-mark hold "${p%%=*}" >/dev/null; done
