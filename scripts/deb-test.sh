@@ -113,6 +113,7 @@ before=$(files_sum)
 [ -f /etc/mysql/mariadb.conf.d/queue.cnf ] && ok || bad "queue.cnf removed before purge"
 sys_start && check "server up after remove" "$(sql -e 'SELECT COUNT(*) FROM mysql.user' | grep -c '^[0-9]')" 1
 check "table still listed" "$(sql -e "SHOW TABLES FROM $db")" q
+check "without the engine" "$(sql -e "SELECT COUNT(*) FROM $db.q" 2>&1 | grep -o 'Unknown storage engine .QUEUE.')" "Unknown storage engine 'QUEUE'"
 sys_stop || bad "stop"
 out=$(aptq purge -y $pkg 2>&1) || { echo "$out"; bad "apt-get purge"; }
 [ ! -e /etc/mysql/mariadb.conf.d/queue.cnf ] && ok || bad "queue.cnf left after purge"

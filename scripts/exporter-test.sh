@@ -128,5 +128,8 @@ if command -v promtool >/dev/null; then
 else
   check "promtool present (make setup)" missing present
 fi
+# docs/OPERATIONS.md shows the same rules.
+doc_rules=$(sed -n '/^#### Alert rules/,/^#### /p' docs/OPERATIONS.md | sed -n '/^```yaml$/,/^```$/p' | sed '1d;$d')
+check "docs/OPERATIONS.md has ops/prometheus/queue-alerts.yml" "$(md5sum <<<"$doc_rules")" "$(md5sum <<<"$(cat ops/prometheus/queue-alerts.yml)")"
 echo "exporter-test: $passed passed, $failed failed"
 [ "$failed" = 0 ]
