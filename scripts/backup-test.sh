@@ -17,6 +17,9 @@ stop_all() {
 }
 trap stop_all EXIT
 command -v mariabackup >/dev/null || { echo "backup-test: mariabackup missing (make setup)" >&2; exit 1; }
+# A fresh source server: only the test's tables.
+box "$src_dir" "$src_port" stop >/dev/null 2>&1
+rm -rf "$src_dir/data"
 box "$src_dir" "$src_port" start || exit 1
 QUEUE_BACKUP_SRC=$src_dir:$src_port QUEUE_BACKUP_DST=$dst_dir:$dst_port \
   go test -race -count=1 -v -run 'TestHotBackup' ./ops

@@ -10,26 +10,31 @@
 # InnoDB, Aria, MyISAM, ...): it copies a queue table's .frm but neither its
 # .qcol file nor its .queue directory, and --copy-back skips directories
 # inside a database directory. So this script runs mariabackup and copies
-# the queue tables itself, while mariabackup holds BACKUP STAGE
-# BLOCK_COMMIT: from BACKUP STAGE FLUSH on, no statement and no consume
-# changes a queue table (both wait for the backup lock, MDL_BACKUP_DML), and
-# BLOCK_COMMIT is the point at which mariabackup ends its copy of the InnoDB
-# log. The queue tables are therefore copied at the same point as the rest.
+# the queue tables itself while mariabackup holds its backup locks. An
+# INSERT, a DELETE and the removal step of a consume take the backup lock
+# for a non-transactional write (MDL_BACKUP_DML), which BACKUP STAGE FLUSH
+# blocks for new statements and BLOCK_DDL waits out for running ones: from
+# the moment mariabackup holds BLOCK_DDL until its BACKUP STAGE END, no
+# statement changes a queue table. BLOCK_COMMIT, the point at which
+# mariabackup ends its copy of the InnoDB log, falls inside that interval,
+# so a copy made anywhere in it is the queue tables at the backup's point.
 #
-# How: mariabackup reports "Acquired locks for BACKUP STAGE BLOCK_COMMIT" on
+# How: mariabackup reports "Acquired locks for BACKUP STAGE BLOCK_DDL" on
 # stderr; the script then stops mariabackup (SIGSTOP), checks that it has
-# not yet begun BACKUP STAGE END (every stage is reported before it is
-# run, and stderr is unbuffered), copies the queue tables and lets
-# mariabackup go on (SIGCONT). Its connection keeps the locks while it is
-# stopped. If mariabackup was already past BLOCK_COMMIT, the backup is
-# removed and taken again (at most QUEUE_BACKUP_TRIES times, default 3).
-# While the copy runs, commits on the whole server wait, as they do during
-# mariabackup's own BLOCK_COMMIT stage: the pause lasts as long as copying
-# the queue tables' files (their live rows, plus what compaction has not
-# reclaimed yet).
+# not yet begun BACKUP STAGE END (every stage is reported before it is run,
+# and stderr is unbuffered), copies the queue tables and lets mariabackup go
+# on (SIGCONT). Its connection keeps the locks while it is stopped. If
+# mariabackup was already past its last stage (a small server gets there in
+# milliseconds), the backup is removed and taken again (at most
+# QUEUE_BACKUP_TRIES times, default 5). While the copy runs, the server's
+# DDL and non-transactional writes wait, as they do during mariabackup's own
+# BLOCK_DDL stage, and mariabackup does not follow the InnoDB log: the pause
+# lasts as long as copying the queue tables' files (their live rows, plus
+# what compaction has not reclaimed yet).
 #
 # Compaction of a queue table may still replace and delete segment files
-# while writes are blocked; a table directory is copied again until the
+# while writes are blocked, and a table closed or opened meanwhile writes or
+# deletes its checkpoint; a table directory is copied again until the
 # directory (names, inodes, sizes) is the same before and after its copy.
 #
 # The client options (--defaults-file, --defaults-extra-file, --user,
@@ -81,22 +86,26 @@ copy_table_dir() {
     done <<<"$before"
     after=$(listing "$src")
     [ $ok = 1 ] && [ "$before" = "$after" ] && return 0
+    log "$src changed while it was copied (compaction); copying it again"
     sleep 0.05
   done
   return 1
 }
 
-# Copies every queue table of DATADIR into DIR: <db>/<t>.frm, <db>/<t>.qcol
-# and <db>/<t>.queue/. Prints one line per table.
+# Copies every queue table of DATADIR into DIR: <db>/<t>.qcol and
+# <db>/<t>.queue/, and <db>/<t>.frm when WITH_FRM is 1 (mariabackup --backup
+# copies the .frm itself during BLOCK_DDL, and refuses to overwrite it).
+# Prints one line per table.
 copy_queue_tables() {
-  local from=$1 to=$2 qd dbdir db t
+  local from=$1 to=$2 with_frm=$3 qd dbdir db t f
   shopt -s nullglob
   for qd in "$from"/*/*.queue; do
     [ -d "$qd" ] || continue
     dbdir=$(dirname "$qd"); db=$(basename "$dbdir"); t=$(basename "$qd" .queue)
     mkdir -p "$to/$db"
-    for f in "$t.frm" "$t.qcol"; do
-      [ -f "$dbdir/$f" ] && cp -p "$dbdir/$f" "$to/$db/$f"
+    for f in "$t.qcol" "$t.frm"; do
+      [ "$f" != "$t.frm" ] || [ "$with_frm" = 1 ] || continue
+      if [ -f "$dbdir/$f" ]; then cp -p "$dbdir/$f" "$to/$db/$f"; fi
     done
     copy_table_dir "$qd" "$to/$db/$t.queue" || { log "$qd kept changing while it was copied"; return 1; }
     echo "$db/$t"
@@ -112,7 +121,7 @@ copy-back)
               sed -n 's/^--datadir=//p' | tail -1)
   fi
   datadir=${datadir:-/var/lib/mysql}
-  n=$(copy_queue_tables "$target" "$datadir" | wc -l)
+  n=$(copy_queue_tables "$target" "$datadir" 1 | wc -l)
   log "copied $n queue table(s) from $target into $datadir"
   exit 0
   ;;
@@ -122,7 +131,7 @@ esac
 datadir=$(mariadb "${client[@]}" -N -B -e 'SELECT @@datadir') ||
   die "cannot connect to the server (pass the client options mariabackup gets)"
 datadir=${datadir%/}
-tries=${QUEUE_BACKUP_TRIES:-3}
+tries=${QUEUE_BACKUP_TRIES:-5}
 for try in $(seq 1 "$tries"); do
   if [ -e "$target" ] && [ -n "$(ls -A "$target" 2>/dev/null)" ]; then
     [ "$try" = 1 ] && die "$target is not empty"
@@ -134,11 +143,12 @@ for try in $(seq 1 "$tries"); do
   stopped=0
   # Never leave mariabackup stopped: it holds the server's backup locks.
   trap 'if [ $stopped = 1 ]; then kill -CONT $mb_pid 2>/dev/null; fi' EXIT
+  trap 'log "interrupted"; exit 130' INT TERM HUP
   copied=no
   while IFS= read -r line <&"$mb_out"; do
     printf '%s\n' "$line" >&2
     case "$line" in
-      *"Acquired locks for BACKUP STAGE BLOCK_COMMIT"*)
+      *"Acquired locks for BACKUP STAGE BLOCK_DDL"*)
         kill -STOP "$mb_pid"; stopped=1
         past=0
         while IFS= read -r -t 0.3 line <&"$mb_out"; do
@@ -146,18 +156,18 @@ for try in $(seq 1 "$tries"); do
           case "$line" in *"BACKUP STAGE END"*|*"completed OK"*) past=1 ;; esac
         done
         if [ $past = 1 ]; then
-          log "mariabackup left BLOCK_COMMIT before the queue tables were copied"
+          log "mariabackup reached BACKUP STAGE END before the queue tables were copied"
           copied=missed
         else
           start=$(date +%s%N)
-          tables=$(copy_queue_tables "$datadir" "$target") || copied=failed
+          tables=$(copy_queue_tables "$datadir" "$target" 0) || copied=failed
           end=$(date +%s%N)
           if [ "$copied" = no ]; then
             copied=yes
             { echo "copy_start_ns=$start"; echo "copy_end_ns=$end"
               echo "tables=$(printf '%s' "$tables" | grep -c . || true)"
               printf '%s\n' "$tables" | sed '/^$/d; s/^/table=/'; } > "$target/queue_backup_info"
-            log "copied $(printf '%s' "$tables" | grep -c . || true) queue table(s) at BACKUP STAGE BLOCK_COMMIT in $(( (end - start) / 1000000 )) ms"
+            log "copied $(printf '%s' "$tables" | grep -c . || true) queue table(s) under the backup locks in $(( (end - start) / 1000000 )) ms"
             [ -z "${QUEUE_BACKUP_HOLD:-}" ] || sleep "$QUEUE_BACKUP_HOLD"
           fi
         fi
@@ -167,13 +177,13 @@ for try in $(seq 1 "$tries"); do
   done
   rc=0; wait "$mb_pid" || rc=$?
   exec {mb_out}<&-
-  trap - EXIT
+  trap - EXIT INT TERM HUP
   [ $rc = 0 ] || die "mariabackup failed (status $rc)"
   case "$copied" in
     yes) exit 0 ;;
     failed) die "copying the queue tables failed; $target is incomplete" ;;
-    no) die "mariabackup never reported BACKUP STAGE BLOCK_COMMIT; $target has no queue tables" ;;
+    no) die "mariabackup never reported BACKUP STAGE BLOCK_DDL; $target has no queue tables" ;;
   esac
   log "taking the backup again (try $((try + 1)) of $tries)"
 done
-die "no try copied the queue tables inside BACKUP STAGE BLOCK_COMMIT"
+die "no try copied the queue tables while mariabackup held its locks"
