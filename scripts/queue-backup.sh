@@ -143,7 +143,9 @@ for try in $(seq 1 "$tries"); do
   stopped=0
   # Never leave mariabackup stopped: it holds the server's backup locks.
   trap 'if [ $stopped = 1 ]; then kill -CONT $mb_pid 2>/dev/null; fi' EXIT
-  trap 'log "interrupted"; exit 130' INT TERM HUP
+  # Interrupted: the backup is abandoned; mariabackup ends (and with it its
+  # connection and the server's backup locks) rather than running on.
+  trap 'log "interrupted"; kill -CONT $mb_pid 2>/dev/null; kill -TERM $mb_pid 2>/dev/null; exit 130' INT TERM HUP
   copied=no
   while IFS= read -r line <&"$mb_out"; do
     printf '%s\n' "$line" >&2
@@ -168,7 +170,8 @@ for try in $(seq 1 "$tries"); do
               echo "tables=$(printf '%s' "$tables" | grep -c . || true)"
               printf '%s\n' "$tables" | sed '/^$/d; s/^/table=/'; } > "$target/queue_backup_info"
             log "copied $(printf '%s' "$tables" | grep -c . || true) queue table(s) under the backup locks in $(( (end - start) / 1000000 )) ms"
-            [ -z "${QUEUE_BACKUP_HOLD:-}" ] || sleep "$QUEUE_BACKUP_HOLD"
+            # In the background, so that a signal is handled at once.
+            if [ -n "${QUEUE_BACKUP_HOLD:-}" ]; then sleep "$QUEUE_BACKUP_HOLD" & wait $!; fi
           fi
         fi
         kill -CONT "$mb_pid"; stopped=0
