@@ -121,5 +121,21 @@ check "package gone" "$(dpkg-query -W -f='${db:Status-Abbrev}' $pkg 2>/dev/null 
 sys_start && check "server up after purge" "$(sql -e 'SELECT 1')" 1
 sys_stop || bad "stop after purge"
 check "queue table files untouched by remove and purge" "$(files_sum)" "$before"
+
+# Install while the server runs: the postinst loads the engine and creates
+# the functions at once; the table and its rows are back.
+sys_start || exit 1
+out=$(aptq install -y "./$deb" 2>&1) || { echo "$out"; bad "apt-get install (server running)"; }
+check "postinst with the server up" "$(grep -c 'SQL functions are installed in the running server' <<<"$out")" 1
+check "engine loaded without a restart" "$(sql -e "SELECT PLUGIN_STATUS FROM information_schema.PLUGINS WHERE PLUGIN_NAME='QUEUE'")" ACTIVE
+check "functions created" "$(sql -e "SELECT COUNT(*) FROM mysql.func WHERE dl='ha_queue.so'")" "$nfuncs"
+check "rows kept through remove and purge" "$(sql -e "SELECT GROUP_CONCAT(id ORDER BY id) FROM $db.q")" "4,5"
+sys_stop || bad "stop"
+sys_start || exit 1
+check "engine from queue.cnf and mysql.plugin at once" "$(sql -e "SELECT PLUGIN_STATUS FROM information_schema.PLUGINS WHERE PLUGIN_NAME='QUEUE'")" ACTIVE
+aptq purge -y $pkg >/dev/null 2>&1 || bad "apt-get purge (server running)"
+check "functions dropped on purge" "$(sql -e "SELECT COUNT(*) FROM mysql.func WHERE dl='ha_queue.so'")" 0
+check "plugin row dropped on purge" "$(sql -e "SELECT COUNT(*) FROM mysql.plugin WHERE dl='ha_queue.so'")" 0
+sys_stop || bad "stop at the end"
 echo "deb-test: $passed passed, $failed failed"
 [ "$failed" = 0 ]
