@@ -20,6 +20,8 @@ stamp="$QUEUE_CACHE/setup.done"
 if [ -f "$stamp" ] && [ -f "$QUEUE_CACHE/version" ]; then
   V=$(cat "$QUEUE_CACHE/version")
   if [ "$(dpkg-query -W -f='${Version}' mariadb-server 2>/dev/null || true)" = "$V" ] &&
+     [ "$(dpkg-query -W -f='${Version}' mariadb-backup 2>/dev/null || true)" = "$V" ] &&
+     command -v prometheus-mysqld-exporter promtool curl dpkg-deb >/dev/null &&
      [ -f "$QUEUE_CACHE/mariadb-$(printf '%s' "${V#*:}" | tr '+~' '__')/build/libservices/libmysqlservices.a" ]; then
     exit 0
   fi
@@ -66,9 +68,11 @@ done
 [ -n "$V" ] || { log "no MariaDB version has both binaries and source"; exit 1; }
 log "MariaDB version $V"
 
-# 3. Packages: the server, client and test suite pinned to V; build tools.
+# 3. Packages: the server, client, test suite and mariabackup pinned to V
+# (mariabackup must match the server it backs up); build tools; the
+# monitoring exporter the operations tests scrape.
 pkgs_pinned="mariadb-server mariadb-server-core mariadb-client mariadb-client-core
-  mariadb-common mariadb-test mariadb-test-data libmariadb3 mariadb-plugin-provider-bzip2
+  mariadb-common mariadb-test mariadb-test-data mariadb-backup libmariadb3 mariadb-plugin-provider-bzip2
   mariadb-plugin-provider-lz4 mariadb-plugin-provider-lzma mariadb-plugin-provider-lzo
   mariadb-plugin-provider-snappy"
 want=()
@@ -78,7 +82,7 @@ for p in $pkgs_pinned; do
 done
 build_pkgs="build-essential cmake bison pkg-config dpkg-dev libncurses-dev libssl-dev
   zlib1g-dev libpcre2-dev libxml2-dev libaio-dev liburing-dev libsystemd-dev
-  libdbi-perl libdbd-mariadb-perl"
+  libdbi-perl libdbd-mariadb-perl prometheus-mysqld-exporter curl"
 need_install=0
 for p in "${want[@]}"; do
   name=${p%%=*}
@@ -97,6 +101,17 @@ if [ $need_install = 1 ]; then
     trap 'rm -rf "$tmp"; $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   $SUDO apt-get install -y -qq --allow-downgrades "${want[@]}" $build_pkgs >/dev/null
+fi
+# promtool (package prometheus) checks the alert rules of docs/OPERATIONS.md;
+# the server itself and its recommended exporters are not needed.
+if ! command -v promtool >/dev/null; then
+  log "installing prometheus (for promtool)"
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -rf "$tmp"; $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 # Keep apt from upgrading the server away from the version the plugin is built for.
 for p in "${want[@]}"; do $SUDO apt-mark hold "${p%%=*}" >/dev/null; done

@@ -56,6 +56,13 @@ run_target bench-smoke bench-smoke
 # The relay between two servers of their own (ports 3327, 3328): exactly
 # once across kills of the forwarder and of either server (forward.mk).
 run_target forward-test forward-test
+# Debian's mysqld_exporter shows the Queue_ status variables (ports 3371,
+# 9105); a hot backup while producers and consumers run, restored into a
+# second server (3372, 3373); the Debian package in the system server
+# (root only: it installs a package; it leaves the server stopped).
+run_target exporter-test exporter-test
+run_target backup-test backup-test
+if [ "$(id -u)" = 0 ]; then run_target deb-test deb-test; else echo "== deb-test: skipped (needs root)"; fi
 [ $sandbox_was_running = 1 ] || scripts/sandbox.sh stop >/dev/null 2>&1 || true
 
 echo "$passed passed, $failed failed"

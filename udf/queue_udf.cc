@@ -357,6 +357,58 @@ static bool wait_for_notify(THD *thd, Queue_conn *conn, long long timeout_s)
 }
 
 /*
+  Consuming a row writes to its table (the removal), so it respects what a
+  DELETE respects: the global read lock (FLUSH TABLES WITH READ LOCK),
+  BACKUP STAGE and another session's LOCK TABLES ... WRITE. Before the
+  owned row's removal is queued, the connection takes the backup lock for
+  a data change (MDL_BACKUP_DML) and a shared-write metadata lock on the
+  owned row's table, and keeps them until the removal is durable. The wait
+  for them is bounded by lock_wait_timeout and interrupted by KILL (the
+  server's error is raised and nothing is consumed). Only the removal is
+  guarded: taking a row changes nothing on disk, and a waiting queue_wait
+  must not hold a table lock that DROP TABLE would wait for.
+*/
+class Consume_locks
+{
+  THD *thd;
+  MDL_ticket *backup= nullptr, *table= nullptr;
+public:
+  explicit Consume_locks(THD *t) : thd(t) {}
+  ~Consume_locks() { release(); }
+  /* True (error raised) when the locks could not be had. Nothing to lock
+     when the connection owns no row. */
+  bool acquire(const Queue_owned &o)
+  {
+    if (!o.owner_mode || o.table.empty())
+      return false;
+    double timeout= (double) thd->variables.lock_wait_timeout;
+    MDL_request b;
+    MDL_REQUEST_INIT(&b, MDL_key::BACKUP, "", "", MDL_BACKUP_DML, MDL_EXPLICIT);
+    if (thd->mdl_context.acquire_lock(&b, timeout))
+      return true;
+    backup= b.ticket;
+    MDL_request t;
+    MDL_REQUEST_INIT(&t, MDL_key::TABLE, o.db.c_str(), o.table.c_str(),
+                     MDL_SHARED_WRITE, MDL_EXPLICIT);
+    if (thd->mdl_context.acquire_lock(&t, timeout))
+    {
+      release();
+      return true;
+    }
+    table= t.ticket;
+    return false;
+  }
+  void release()
+  {
+    if (table)
+      thd->mdl_context.release_lock(table);
+    if (backup)
+      thd->mdl_context.release_lock(backup);
+    table= backup= nullptr;
+  }
+};
+
+/*
   An error that makes queue_wait return NULL: like Q4M, the connection has
   consumed the row it owned and is no longer in owner mode.
 */
@@ -364,7 +416,8 @@ static long long wait_failed(THD *thd, Queue_conn *conn, char *is_null)
 {
   qc_err e;
   e.msg[0]= 0;
-  if (conn && conn->owned.owner_mode)
+  Consume_locks locks(thd);
+  if (conn && conn->owned.owner_mode && !locks.acquire(conn->owned))
   {
     int rc= queue_durable_end(thd, conn, &e);
     if (rc != QC_OK)
@@ -546,6 +599,12 @@ static long long wait_once(THD *thd, UDF_ARGS *args, char *is_null, char *error)
   memset(&got, 0, sizeof(got));
   got.row= conn->owned.row;
   uint64_t token= (uint64_t) (uintptr_t) conn;
+  Consume_locks locks(thd);
+  if (locks.acquire(conn->owned))
+  {
+    *error= 1;                  /* KILL or lock_wait_timeout: nothing changed */
+    return 0;
+  }
   int rc= qc_wait(conn->session, paths.data(), conds.data(), (int) nspecs,
                   token, &consume.req, &consuming, &got, &e);
   conn->owned.row= got.row;     /* the buffer, possibly grown */
@@ -553,6 +612,7 @@ static long long wait_once(THD *thd, UDF_ARGS *args, char *is_null, char *error)
     report_skipped(thd, got);
   queue_conn_leave(conn);       /* the previous row is no longer ours */
   int crc= consuming ? consume.wait(thd) : QC_OK;
+  locks.release();
   if (crc != QC_OK && crc != QC_ECLOSED && crc != QC_ENOENT)
   {
     /* The previous row was not removed (it is in the queue again): that is
@@ -655,9 +715,16 @@ long long queue_end(UDF_INIT *, UDF_ARGS *, char *, char *error)
     *error= 1;
     return 0;
   }
+  Consume_locks locks(thd);
+  if (locks.acquire(conn->owned))
+  {
+    *error= 1;                  /* KILL or lock_wait_timeout: still owned */
+    return 0;
+  }
   qc_err e;
   e.msg[0]= 0;
   int rc= queue_durable_end(thd, conn, &e);
+  locks.release();
   /* The owned row's table was dropped or truncated meanwhile: there is
      nothing left to consume, and owner mode is left all the same. */
   if (rc == QC_ECLOSED || rc == QC_ENOENT)
