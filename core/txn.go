@@ -147,12 +147,22 @@ func (x *Txn) Hold(ids []uint64, s *Session) (n int, err error) {
 		return 0, ErrTxnState
 	}
 	t := x.t
+	n, fromOwner, err := t.holdLocked(x, ids, s)
+	if fromOwner {
+		// The owner's cached image of the row is stale now.
+		t.st.ownerEpoch.Add(1)
+		t.observe()
+	}
+	return n, err
+}
+
+// holdLocked is Hold's work under t.mu.
+func (t *Table) holdLocked(x *Txn, ids []uint64, s *Session) (n int, fromOwner bool, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		return 0, ErrClosed
+		return 0, false, ErrClosed
 	}
-	fromOwner := false
 	for _, id := range ids {
 		seg, i, ok := t.locateLocked(id)
 		if !ok || !seg.isLive(i) {
@@ -169,10 +179,7 @@ func (x *Txn) Hold(ids []uint64, s *Session) (n int, err error) {
 		x.removes = append(x.removes, id)
 		n++
 	}
-	if fromOwner {
-		t.st.ownerEpoch.Add(1)
-	}
-	return n, nil
+	return n, fromOwner, nil
 }
 
 // TxnMark is a savepoint of a Txn.
