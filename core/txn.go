@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 )
 
@@ -427,4 +428,13 @@ func (t *Table) endPreparedLocked() {
 		x.state, x.removes = txnDone, nil
 	}
 	t.prepared = nil
+}
+
+// MayHavePrepared reports whether the table in dir, not open, may hold
+// prepared transactions: false only when its last close wrote a
+// checkpoint, which it does only without transaction frames to replay.
+// Server recovery opens the tables for which it is true.
+func MayHavePrepared(fsys FS, dir string) bool {
+	ok, err := fsys.Exists(filepath.Join(dir, checkpointName))
+	return err != nil || !ok
 }

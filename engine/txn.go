@@ -330,6 +330,12 @@ func recoverPrepared() error {
 		if !readable(k) {
 			continue
 		}
+		tablesMu.Lock()
+		_, open := tables[k]
+		tablesMu.Unlock()
+		if !open && !core.MayHavePrepared(tableFS, d) {
+			continue // closed cleanly: nothing prepared, no need to open it now
+		}
 		ent, err := openKey(k, true)
 		if err != nil {
 			if firstErr == nil {
