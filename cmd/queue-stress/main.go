@@ -42,6 +42,9 @@ type config struct {
 	// oneStatement consumes with SELECT id FROM t WHERE queue_wait(t, 1):
 	// one statement per message instead of queue_wait then SELECT.
 	oneStatement bool
+	// txn runs producers and consumers inside transactions that commit or
+	// roll back (txn.go).
+	txn bool
 }
 
 func main() {
@@ -61,6 +64,7 @@ func main() {
 	flag.StringVar(&c.restartCmd, "restart", "scripts/sandbox.sh start", "-crash: shell command that starts the server again")
 	flag.BoolVar(&c.verbose, "v", false, "progress output")
 	flag.BoolVar(&c.oneStatement, "one-statement", false, "consume with SELECT id FROM t WHERE queue_wait('t', 1) (one statement per message)")
+	flag.BoolVar(&c.txn, "txn", false, "insert and consume inside transactions that randomly commit or roll back, and check the transactional guarantees")
 	flag.Parse()
 	if *quick {
 		c.producers, c.consumers, c.messages, c.timeout = 3, 4, 3000, 50*time.Second
@@ -84,9 +88,15 @@ func main() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	if *measure {
+	switch {
+	case c.txn && c.crash:
+		fmt.Fprintln(os.Stderr, "queue-stress: -txn does not combine with -crash (see make txn-crash-test)")
+		os.Exit(2)
+	case *measure:
 		err = runMeasure(ctx, db, c, *samples, *prefill)
-	} else {
+	case c.txn:
+		err = runTxnStress(ctx, db, c)
+	default:
 		err = runStress(ctx, db, c)
 	}
 	if err != nil {
