@@ -54,3 +54,7 @@ stress-cycles: build stress-bin
 stress-txn: build stress-bin
 	@QUEUE_SANDBOX_PORT=$(STRESS_PORT) scripts/sandbox.sh start
 	$(STRESS_BIN) $(STRESS_ARGS) -txn -quick
+
+TXN_CYCLES ?= 5
+txn-crash-test: build stress-bin
+	@scripts/txn-crash-test.sh $(TXN_CYCLES)
