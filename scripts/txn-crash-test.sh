@@ -11,12 +11,13 @@
 #   binlog    --log-bin --sync-binlog=1: the binary log coordinates
 #
 #   scripts/txn-crash-test.sh [CYCLES]      (default 5; TXN_CYCLES also works)
-# The servers listen on QUEUE_SANDBOX_PORT (default 3307) one after the
-# other, with data under var/txn-crash/ (QUEUE_TXN_CRASH_DIR moves it).
+# The servers listen on QUEUE_TXN_CRASH_PORT (default: QUEUE_SANDBOX_PORT + 10,
+# 3317) one after the other, beside a running sandbox, with data under
+# var/txn-crash/ (QUEUE_TXN_CRASH_DIR moves it).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cycles=${1:-${TXN_CYCLES:-5}}
-port=${QUEUE_SANDBOX_PORT:-3307}
+port=${QUEUE_TXN_CRASH_PORT:-$(( ${QUEUE_SANDBOX_PORT:-3307} + 10 ))}
 base=${QUEUE_TXN_CRASH_DIR:-$root/var/txn-crash}
 bin=$root/build/queue-stress
 [ -x "$bin" ] || { echo "txn-crash-test: $bin missing (make stress-bin)" >&2; exit 2; }
