@@ -7,6 +7,7 @@
 #include "sql_class.h"
 #include "handler.h"
 #include "log.h"
+#include "mysqld.h"
 #include "queue_txn.h"
 
 bool queue_txn_active(THD *thd)
@@ -123,6 +124,19 @@ static int queue_prepare(handlerton *, THD *thd, bool all)
   /* A statement's end inside a transaction prepares nothing. */
   if (!all && multi_statement(thd))
     return 0;
+  /* Without the binary log the server coordinates with tc.log, and its
+     recovery in this version rolls back every prepared transaction, the
+     ones it had committed too (docs/SQL.md, "Transactions and crashes"). */
+  static bool warned= false;
+  MYSQL_XID mx;
+  thd_get_xid(thd, &mx);
+  bool internal= reinterpret_cast<XID*>(&mx)->get_my_xid() != 0;
+  if (internal && !opt_bin_log && !__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+    sql_print_warning("QUEUE: a transaction spans a queue table and another "
+                      "transactional engine without the binary log: after a "
+                      "crash the server's recovery rolls back every prepared "
+                      "transaction, acknowledged ones too; enable log_bin for "
+                      "atomic commits across a crash");
   return txn_end(thd, QC_TXN_PREPARE, "PREPARE") ? HA_ERR_INTERNAL_ERROR : 0;
 }
 
@@ -236,10 +250,28 @@ static int queue_recover(handlerton *, XID *list, uint len)
 /* X/Open XA results of commit_by_xid/rollback_by_xid (as InnoDB's). */
 static const int xa_ok= 0, xaer_rmerr= -3, xaer_nota= -4;
 
+/* The XID for the error log: the server's own (one number) or gtrid and
+   bqual in hex. */
+static void xid_text(XID *x, char *buf, size_t len)
+{
+  if (my_xid m= x->get_my_xid())
+  {
+    my_snprintf(buf, len, "%llu", (ulonglong) m);
+    return;
+  }
+  size_t n= my_snprintf(buf, len, "formatID %ld data ", x->formatID);
+  for (long i= 0; i < x->gtrid_length + x->bqual_length && n + 3 < len; i++)
+    n+= my_snprintf(buf + n, len - n, "%02x", (uchar) x->data[i]);
+}
+
 static int resolve_xid(XID *x, int commit)
 {
   unsigned char xid[10 + XIDDATASIZE];
   size_t xlen= pack_xid(x, xid);
+  char text[2 * XIDDATASIZE + 40];
+  xid_text(x, text, sizeof(text));
+  sql_print_information("QUEUE: %s prepared transaction %s",
+                        commit ? "committing" : "rolling back", text);
   Queue_done d(0);
   int rc= qc_xa_resolve(xid, xlen, commit, &d.req);
   if (rc == QC_ENOENT)
