@@ -266,7 +266,9 @@ func txConsume(ctx context.Context, db *sql.DB, c config, l *txLedger, i int, pr
 		}
 	}
 	wait := fmt.Sprintf("SELECT queue_wait('%s', 1)", c.table)
-	var owned int64 // owned across transactions: the next removal consumes it
+	// owned is the message owned across transactions (the next removal
+	// consumes it), -1: none. Message ids start at 0.
+	owned := int64(-1)
 	for {
 		if !noBegin {
 			if err := exec("BEGIN"); err != nil {
@@ -281,9 +283,9 @@ func txConsume(ctx context.Context, db *sql.DB, c config, l *txLedger, i int, pr
 			if err := conn.QueryRowContext(ctx, wait).Scan(&idx); err != nil {
 				return fmt.Errorf("%s: %w", wait, err)
 			}
-			if owned != 0 {
+			if owned >= 0 {
 				removed = append(removed, owned)
-				owned = 0
+				owned = -1
 			}
 			if !idx.Valid {
 				return fmt.Errorf("queue_wait returned NULL")
@@ -305,7 +307,7 @@ func txConsume(ctx context.Context, db *sql.DB, c config, l *txLedger, i int, pr
 				return err
 			}
 		case r < 8:
-			if owned != 0 {
+			if owned >= 0 {
 				if err := exec("DELETE FROM " + c.table); err != nil {
 					return err
 				}
@@ -318,9 +320,9 @@ func txConsume(ctx context.Context, db *sql.DB, c config, l *txLedger, i int, pr
 			// queue_wait removes it.
 			goto decide
 		}
-		if owned != 0 {
+		if owned >= 0 {
 			removed = append(removed, owned)
-			owned = 0
+			owned = -1
 		}
 	decide:
 		if finishing || rng.Intn(10) < 7 {
@@ -336,9 +338,9 @@ func txConsume(ctx context.Context, db *sql.DB, c config, l *txLedger, i int, pr
 		if err := exec("ROLLBACK"); err != nil {
 			return err
 		}
-		if owned != 0 {
+		if owned >= 0 {
 			removed = append(removed, owned)
-			owned = 0
+			owned = -1
 		}
 		l.rollbackConsume(removed...)
 		if _, err := conn.ExecContext(ctx, "SELECT queue_abort()"); err != nil && !strings.Contains(err.Error(), "not in owner mode") {
