@@ -2,7 +2,8 @@
 # top-level Makefile; also usable alone: make -f bench.mk bench-quick
 #
 #   make bench        full matrix, under 15 minutes; results in bench/results/
-#   make bench-quick  100-byte messages, 1 and 64 connections, under 2 minutes
+#   make bench-quick  100-byte messages, 1 and 64 connections (outbox 1, 16, 64;
+#                     txconsume 1, 16), about 2 minutes
 #   make bench-smoke  seconds, one connection, tiny counts: keeps the harness
 #                     working (part of make test); its results go to build/
 #

@@ -27,7 +27,12 @@ import (
 type request struct {
 	rows    [][]byte
 	relay   *Relay
-	removes []uint64
+	removes []uint64 // with rows too: a transaction's one-phase commit
+	// prepare: rows (and the Txn's held removals) written as prepared
+	// under its xid (txn.go); resolve: the RESOLVE frame of a prepared Txn.
+	prepare *Txn
+	resolve *Txn
+	outcome byte
 
 	// Results, written by the committer before completed is set.
 	firstID uint64
@@ -314,7 +319,7 @@ func (t *Table) commitBatch(batch []*request) (appended bool) {
 		return failAll(batch, t.broken)
 	}
 	p := t.planBatch(batch)
-	if p.nrows == 0 && len(p.removeSet) == 0 && p.marks == p.startMarks {
+	if p.nrows == 0 && len(p.removeSet) == 0 && p.marks == p.startMarks && !p.txns {
 		return false // nothing to write: skipped relays, no-op removals
 	}
 	if err := t.placeBatch(&p); err != nil {
@@ -326,7 +331,7 @@ func (t *Table) commitBatch(batch []*request) (appended bool) {
 		return failAll(batch, err)
 	}
 	t.publishBatch(&p, batch)
-	return p.nrows > 0
+	return p.nrows > 0 || p.deliverable
 }
 
 // failAll gives every request of the batch err; it returns false (no rows
@@ -353,6 +358,8 @@ type batchPlan struct {
 	nrows             int
 	rowsAt            []placedRow
 	buf               []byte
+	txns              bool // PREPARE or RESOLVE frames to write
+	deliverable       bool // a RESOLVE made rows deliverable
 }
 
 type placedRow struct {
@@ -372,6 +379,15 @@ func (t *Table) planBatch(batch []*request) batchPlan {
 	p.end, p.commits = p.active.end, p.active.commits
 	p.size = frameHeaderSize + commitBodySize
 	for _, q := range batch {
+		if q.resolve != nil {
+			p.txns = true
+			p.size += frameHeaderSize + resolveBodyMin + len(q.resolve.xid)
+			continue
+		}
+		if q.prepare != nil {
+			p.txns = true
+			p.size += frameHeaderSize + prepareBodyMin + len(q.prepare.xid) + 8*len(q.prepare.removes)
+		}
 		if q.removes != nil {
 			for _, id := range q.removes {
 				if p.removeSet[id] {
@@ -388,7 +404,9 @@ func (t *Table) planBatch(batch []*request) batchPlan {
 			if q.removed > 0 {
 				p.size += frameHeaderSize + 8*q.removed
 			}
-			continue
+			if len(q.rows) == 0 {
+				continue
+			}
 		}
 		if q.relay != nil && !q.relay.Reset && q.relay.RowID <= p.marks[q.relay.Slot] {
 			q.skipped = true
@@ -437,7 +455,11 @@ func (t *Table) encodeBatch(p *batchPlan, batch []*request) {
 	}
 	p.rowsAt = make([]placedRow, 0, p.nrows)
 	for _, q := range batch {
-		if q.removes != nil || q.skipped {
+		if q.resolve != nil {
+			buf = appendResolveFrame(buf, q.resolve.xid, q.outcome)
+			continue
+		}
+		if q.skipped {
 			continue
 		}
 		for k, row := range q.rows {
@@ -447,6 +469,9 @@ func (t *Table) encodeBatch(p *batchPlan, batch []*request) {
 		}
 		if q.relay != nil {
 			buf = appendRelayFrame(buf, q.relay.Slot, q.relay.RowID)
+		}
+		if x := q.prepare; x != nil {
+			buf = appendPrepareFrame(buf, prepareRecord{xid: x.xid, firstID: q.firstID, nrows: uint32(len(q.rows)), removes: x.removes})
 		}
 	}
 	for _, q := range batch {
@@ -521,6 +546,15 @@ func (t *Table) publishBatch(p *batchPlan, batch []*request) {
 	t.live += uint64(p.nrows)
 	removed := 0
 	for _, q := range batch {
+		if x := q.resolve; x != nil {
+			n, d := t.applyResolveLocked(x, p.seg, q.outcome)
+			removed += n
+			p.deliverable = p.deliverable || d
+			continue
+		}
+		if x := q.prepare; x != nil && !q.skipped {
+			t.publishPrepareLocked(x, p.seg, q.firstID, uint32(len(q.rows)))
+		}
 		if q.removes == nil {
 			continue
 		}

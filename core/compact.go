@@ -149,10 +149,27 @@ func (t *Table) compactOnce() (bool, error) {
 	var live, total int64
 	limit := max(t.opts.SegmentSize, 1<<20)
 	for i, s := range sealed {
+		// A PREPARE frame without an outcome must stay, and so must a
+		// RESOLVE frame while the PREPARE frame it resolves stays in a
+		// segment before the range: replaying that PREPARE alone would
+		// bring the transaction back as prepared.
+		start := s
+		if a >= 0 {
+			start = sealed[a]
+		}
+		if s.unresolved > 0 || (s.resolvesFrom != 0 && s.resolvesFrom < start.seq && t.logSegmentLocked(s.resolvesFrom)) {
+			if a < 0 {
+				continue
+			}
+			break
+		}
 		if a < 0 {
 			// Rewriting a segment without removed rows would reclaim
 			// only framing; a segment without rows holds only records.
-			reclaimable := s.deadBytes > 0 || s.nrows() == 0
+			// A compacted segment without rows after the first one
+			// (left by a range that could not start at the head) would
+			// only be rewritten into itself again.
+			reclaimable := s.deadBytes > 0 || (s.nrows() == 0 && (s.kind != kindCompacted || i == 0))
 			if !reclaimable || s.liveBytes*2 > s.end {
 				continue
 			}
@@ -398,4 +415,15 @@ func (w *windowReader) read(s *segment, off, n uint32) ([]byte, error) {
 		w.seg, w.start, w.buf = s, lo, w.buf[:k]
 	}
 	return w.buf[lo-w.start : hi-w.start], nil
+}
+
+// logSegmentLocked reports whether log segment seq is still in the table
+// (not deleted or replaced by a compacted one). Caller holds t.mu.
+func (t *Table) logSegmentLocked(seq uint64) bool {
+	for _, s := range t.segs {
+		if s.seq == seq {
+			return s.kind == kindLog
+		}
+	}
+	return false
 }

@@ -24,6 +24,8 @@ const (
 	recRemove  byte = 4 // removed row ids
 	recRelay   byte = 5 // relay mark update
 	recCommit  byte = 6 // closes a group commit
+	recPrepare byte = 7 // a transaction's rows and removals, prepared (two-phase commit)
+	recResolve byte = 8 // a prepared transaction committed or rolled back
 )
 
 // Segment kinds.
@@ -43,6 +45,12 @@ const (
 	rowBodyMin      = 8                       // row id
 	relayBodySize   = 1 + 8                   // slot, row id
 	commitBodySize  = 8 + 8 + 4               // magic, commit number, batch start
+	prepareBodyMin  = 2 + 8 + 4 + 4           // xid length, first row, rows, removals (+ xid, ids)
+	resolveBodyMin  = 1 + 2                   // outcome, xid length (+ xid)
+
+	// MaxXIDSize bounds a transaction identifier (the server's XID is at
+	// most 152 bytes serialized).
+	MaxXIDSize = 256
 
 	// MaxRowSize is the largest row payload accepted.
 	MaxRowSize = 64 << 20
@@ -103,7 +111,7 @@ func decodeFrame(b []byte) (frame, decodeStatus) {
 	if crc == 0 && n == 0 && typ == 0 {
 		return frame{}, frameEnd
 	}
-	if typ < recSegment || typ > recCommit || n > maxFrameBody {
+	if typ < recSegment || typ > recResolve || n > maxFrameBody {
 		return frame{}, frameBad
 	}
 	if uint64(len(b)) < uint64(frameHeaderSize)+uint64(n) {
@@ -133,6 +141,10 @@ func validBodySize(typ byte, n int) bool {
 		return n == relayBodySize
 	case recCommit:
 		return n == commitBodySize
+	case recPrepare:
+		return n >= prepareBodyMin
+	case recResolve:
+		return n >= resolveBodyMin && n <= resolveBodyMin+MaxXIDSize
 	}
 	return false
 }
@@ -248,6 +260,75 @@ func decodeCommit(body []byte) (commitRecord, bool) {
 		return commitRecord{}, false
 	}
 	return commitRecord{n: binary.LittleEndian.Uint64(body[8:]), batchStart: binary.LittleEndian.Uint32(body[16:])}, true
+}
+
+// prepareRecord is the body of recPrepare: the transaction xid prepared
+// the nrows rows from firstID on (written in the same batch, before this
+// frame) and the removal of the rows in removes. Until a RESOLVE frame
+// with the same xid follows, the rows are not visible and the removed rows
+// are not delivered.
+type prepareRecord struct {
+	xid     string
+	firstID uint64
+	nrows   uint32
+	removes []uint64
+}
+
+func appendPrepareFrame(dst []byte, r prepareRecord) []byte {
+	b := make([]byte, prepareBodyMin+len(r.xid)+8*len(r.removes))
+	binary.LittleEndian.PutUint16(b[0:], uint16(len(r.xid)))
+	n := 2 + copy(b[2:], r.xid)
+	binary.LittleEndian.PutUint64(b[n:], r.firstID)
+	binary.LittleEndian.PutUint32(b[n+8:], r.nrows)
+	binary.LittleEndian.PutUint32(b[n+12:], uint32(len(r.removes)))
+	n += 16
+	for i, id := range r.removes {
+		binary.LittleEndian.PutUint64(b[n+8*i:], id)
+	}
+	return appendFrame(dst, recPrepare, b)
+}
+
+func decodePrepare(body []byte) (prepareRecord, bool) {
+	xl := int(binary.LittleEndian.Uint16(body))
+	if xl == 0 || xl > MaxXIDSize || len(body) < prepareBodyMin+xl {
+		return prepareRecord{}, false
+	}
+	r := prepareRecord{xid: string(body[2 : 2+xl])}
+	n := 2 + xl
+	r.firstID = binary.LittleEndian.Uint64(body[n:])
+	r.nrows = binary.LittleEndian.Uint32(body[n+8:])
+	nrem := int(binary.LittleEndian.Uint32(body[n+12:]))
+	n += 16
+	if len(body)-n != 8*nrem || (r.nrows > 0 && r.firstID == 0) {
+		return prepareRecord{}, false
+	}
+	r.removes = make([]uint64, nrem)
+	for i := range r.removes {
+		r.removes[i] = binary.LittleEndian.Uint64(body[n+8*i:])
+	}
+	return r, true
+}
+
+// Outcomes of a RESOLVE frame.
+const (
+	resolveCommit   byte = 1
+	resolveRollback byte = 2
+)
+
+func appendResolveFrame(dst []byte, xid string, outcome byte) []byte {
+	b := make([]byte, resolveBodyMin+len(xid))
+	b[0] = outcome
+	binary.LittleEndian.PutUint16(b[1:], uint16(len(xid)))
+	copy(b[3:], xid)
+	return appendFrame(dst, recResolve, b)
+}
+
+func decodeResolve(body []byte) (xid string, outcome byte, ok bool) {
+	xl := int(binary.LittleEndian.Uint16(body[1:]))
+	if xl == 0 || len(body) != resolveBodyMin+xl || (body[0] != resolveCommit && body[0] != resolveRollback) {
+		return "", 0, false
+	}
+	return string(body[3:]), body[0], true
 }
 
 // segmentName is the file name of segment seq; names sort by seq.

@@ -432,6 +432,11 @@ func (s *Session) Release(byClose bool) bool {
 func (t *Table) release(s *Session, id uint64) (ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.releaseLocked(s, id)
+}
+
+// releaseLocked is release with t.mu held (write).
+func (t *Table) releaseLocked(s *Session, id uint64) (ok bool) {
 	if t.owned[id] != s {
 		return false
 	}

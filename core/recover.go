@@ -240,6 +240,8 @@ func (t *Table) resetIndex() {
 	t.segs = nil
 	t.live = 0
 	t.nextID = 1
+	t.owned = make(map[uint64]*Session)
+	t.endPreparedLocked()
 	t.marks = [MaxRelaySlots]uint64{}
 }
 
@@ -419,6 +421,33 @@ func (t *Table) applyRecord(s, prev *segment, name string, typ byte, body []byte
 			if seg, k, ok := t.locateLocked(leUint64(body[i:])); ok && seg.kill(k) {
 				t.live--
 			}
+		}
+	case recPrepare:
+		r, ok := decodePrepare(body)
+		if !ok {
+			return fileError(ErrCorrupt, name, off, errors.New("bad PREPARE record"))
+		}
+		if _, dup := t.prepared[r.xid]; dup {
+			return fileError(ErrCorrupt, name, off, fmt.Errorf("transaction %q prepared twice", r.xid))
+		}
+		x := t.Begin()
+		x.xid, x.removes = r.xid, r.removes
+		for _, id := range r.removes {
+			if seg, i, ok := t.locateLocked(id); ok && seg.isLive(i) && t.owned[id] == nil {
+				t.owned[id] = x.holder
+			}
+		}
+		t.publishPrepareLocked(x, s, r.firstID, r.nrows)
+	case recResolve:
+		xid, outcome, ok := decodeResolve(body)
+		if !ok {
+			return fileError(ErrCorrupt, name, off, errors.New("bad RESOLVE record"))
+		}
+		// No PREPARE: it was in a segment compaction rewrote after the
+		// outcome was applied (compact.go keeps it otherwise).
+		if x := t.prepared[xid]; x != nil {
+			removed, _ := t.applyResolveLocked(x, s, outcome)
+			t.live -= uint64(removed)
 		}
 	case recRelay:
 		slot := int(body[0])

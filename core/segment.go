@@ -45,6 +45,12 @@ type segment struct {
 	nlive     int
 	liveBytes int64 // frame bytes of live rows
 	deadBytes int64 // frame bytes of removed rows still in the file
+	// unresolved counts the PREPARE frames in this file whose transaction
+	// has no outcome yet; resolvesFrom is the lowest seq of the segments
+	// holding the PREPARE frames that this file's RESOLVE frames resolve
+	// (0: none). Compaction must keep both kinds of frame (compact.go).
+	unresolved   int
+	resolvesFrom uint64
 }
 
 func newSegment(seq, base uint64, kind byte, f File) *segment {

@@ -68,13 +68,15 @@ type Table struct {
 	opts Options
 	id   uint64 // from tableSeq
 
-	mu      sync.RWMutex
-	dir     string                // guarded by mu (written with wmu held too)
-	segs    []*segment            // guarded by mu; ordered by seq, last is active
-	nextID  uint64                // guarded by mu: next row id to assign
-	marks   [MaxRelaySlots]uint64 // guarded by mu
-	owned   map[uint64]*Session   // guarded by mu: row id -> owner
-	filters map[string]*Filter    // guarded by mu
+	mu     sync.RWMutex
+	dir    string                // guarded by mu (written with wmu held too)
+	segs   []*segment            // guarded by mu; ordered by seq, last is active
+	nextID uint64                // guarded by mu: next row id to assign
+	marks  [MaxRelaySlots]uint64 // guarded by mu
+	owned  map[uint64]*Session   // guarded by mu: row id -> owner
+	// prepared transactions without an outcome, by xid (txn.go)
+	prepared map[string]*Txn    // guarded by mu
+	filters  map[string]*Filter // guarded by mu
 	// filterClock orders filter lookups for the LRU eviction of filters.
 	filterClock atomic.Uint64
 	all         *Filter   // match-all filter
@@ -222,6 +224,12 @@ func (t *Table) shutdown(checkpoint bool) error {
 	t.closed = true
 	t.owned = make(map[uint64]*Session)
 	t.st.ownerEpoch.Add(1)
+	// A prepared transaction, or an outcome whose PREPARE frame is still
+	// on disk, is known only to a replay of the log: no checkpoint then.
+	txnFrames := false
+	for _, s := range t.segs {
+		txnFrames = txnFrames || s.unresolved > 0 || s.resolvesFrom != 0
+	}
 	t.mu.Unlock()
 	t.observe()
 
@@ -241,7 +249,7 @@ func (t *Table) shutdown(checkpoint bool) error {
 
 	var err error
 	t.wmu.Lock()
-	if checkpoint && t.broken == nil && !t.staleIndex.Load() {
+	if checkpoint && t.broken == nil && !t.staleIndex.Load() && !txnFrames {
 		err = t.writeCheckpoint()
 	}
 	t.wmu.Unlock()

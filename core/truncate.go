@@ -67,6 +67,7 @@ func (t *Table) truncate() (swapped bool, err error) {
 	t.marks = [MaxRelaySlots]uint64{}
 	t.live = 0
 	t.owned = make(map[uint64]*Session)
+	t.endPreparedLocked()
 	t.st.ownerEpoch.Add(1)
 	for _, f := range t.filters {
 		f.pos = 1

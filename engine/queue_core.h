@@ -39,7 +39,7 @@
 extern "C" {
 #endif
 
-#define QC_ABI_VERSION 2
+#define QC_ABI_VERSION 3
 
 /* Status codes. The Go side uses these definitions (engine/status.go). */
 #define QC_OK         0
@@ -112,7 +112,11 @@ typedef void (*qc_notify_fn)(uint64_t token);
    flag, signal a condition, unlock. */
 typedef void (*qc_done_fn)(void *arg);
 
-enum { QC_REQ_APPEND = 1, QC_REQ_REMOVE = 2, QC_REQ_END = 3 };
+enum { QC_REQ_APPEND = 1, QC_REQ_REMOVE = 2, QC_REQ_END = 3,
+       /* only as qc_wait's consume kind: the connection is in a
+          transaction, the owned row's removal joins it (qc_txn_stage
+          QC_TXN_CONSUME) and nothing is queued */
+       QC_REQ_HOLD = 4 };
 
 /*
   A durable request, in caller memory, which must stay valid (and
@@ -214,6 +218,11 @@ typedef struct qc_table_info {
 } qc_table_info;
 enum { QC_SCAN_VISIBLE = 0, QC_SCAN_ALL = 1 };
 
+/* Transactions (docs/SQL.md, "Transactions"). */
+enum { QC_TXN_ROWS = 1, QC_TXN_DELETE = 2, QC_TXN_CONSUME = 3 };
+enum { QC_TXN_PREPARE = 1, QC_TXN_COMMIT = 2, QC_TXN_ROLLBACK = 3 };
+enum { QC_SP_SET = 1, QC_SP_ROLLBACK = 2, QC_SP_RELEASE = 3 };
+
 /* The Go side includes this header with QC_TYPES_ONLY defined: cgo declares
    the exported functions itself (with non-const pointers, the same ABI). */
 #ifndef QC_TYPES_ONLY
@@ -284,6 +293,43 @@ int  qc_wait_end(uint64_t session, qc_owned *out, qc_err *e);
    gives the owned row back to its original position, leaves owner mode.
    QC_ESTATE outside owner mode. */
 int  qc_abort(uint64_t session);
+
+/* --- transactions (one per session; the handlerton's calls) ---
+   qc_txn_stage adds to the session's transaction, starting it:
+   QC_TXN_ROWS: n rows (buf, lens as in QC_REQ_APPEND) of table, appended
+     at commit; the transaction's rows in that table may not exceed limit
+     bytes (QC_ETOOBIG, nothing of this call added).
+   QC_TXN_DELETE: the n row ids of table are removed at commit and held
+     meanwhile (delivered to nobody); rows other sessions own are left
+     alone; *count = rows held.
+   QC_TXN_CONSUME: the session's owned row (table unused) is removed at
+     commit; the session leaves owner mode.
+   Nothing is written before qc_txn_end. */
+int  qc_txn_stage(uint64_t session, int op, uint64_t table, const unsigned char *buf,
+                  const uint32_t *lens, const uint64_t *ids, int n, uint64_t limit,
+                  uint64_t *count, qc_err *e);
+/* Savepoints (SAVEPOINT, and each statement of a transaction):
+   QC_SP_SET stores a new mark in *mark; QC_SP_ROLLBACK undoes what was
+   staged after *mark (held rows go back to the queue) and forgets later
+   marks; QC_SP_RELEASE forgets *mark. */
+int  qc_txn_savepoint(uint64_t session, int op, uint64_t *mark);
+/* Ends the session's transaction: QC_TXN_PREPARE (xid: the server's
+   transaction id, serialized, at most 256 bytes) writes its rows and
+   removals durably as prepared; QC_TXN_COMMIT (one-phase, or after a
+   prepare) and QC_TXN_ROLLBACK apply or drop them. Only r->done, r->arg,
+   r->rc and r->err are used. Returns QC_OK or an error when finished (done
+   is not called), QC_PENDING when done(arg) will be called once with
+   r->rc set. No transaction: QC_OK. */
+int  qc_txn_end(uint64_t session, int op, const unsigned char *xid, size_t xidlen,
+                qc_request *r);
+/* Recovery: opens every queue table of the data directory and lists the
+   prepared transactions not listed before into buf as records (2-byte
+   little-endian length, xid bytes); *n records, *len bytes. */
+int  qc_xa_recover(unsigned char *buf, size_t cap, size_t *len, int *n, qc_err *e);
+/* Commits (commit != 0) or rolls back the prepared transaction xid that
+   no session holds (recovered, or its connection has gone): like
+   qc_txn_end. QC_ENOENT if unknown. */
+int  qc_xa_resolve(const unsigned char *xid, size_t xidlen, int commit, qc_request *r);
 
 /* --- administration ---
    QC_ADMIN_STATS: queue_stats() text of the table at path (QC_ENOENT if

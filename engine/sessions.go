@@ -23,6 +23,7 @@ type session struct {
 	mu    sync.Mutex
 	w     *core.Waiter // pending queue_wait, between qc_wait and qc_wait_end
 	specs []core.Spec  // the pending wait's specs (timeout statistics)
+	txn   *sessionTxn  // the connection's transaction (txn.go), nil outside one
 }
 
 var sessions = newRegistry[*session]()
@@ -76,6 +77,7 @@ func qc_session_free(h C.uint64_t) (rc C.int) {
 		return qcEBADF
 	}
 	s.cancelWait()
+	s.dropTxn()
 	s.s.Release(true)
 	return qcOK
 }
@@ -139,14 +141,21 @@ func qc_wait(h C.uint64_t, paths, conds **C.char, n C.int, token C.uint64_t,
 	// The owned row's removal joins the next group commit; the caller
 	// waits for it in C. Meanwhile the row is nobody's to take. Like Q4M,
 	// a queue_wait that fails has still consumed the row owned before.
-	p, err := s.s.ConsumeAsync(completion(consume, func(p core.Pending) C.int {
-		return setErr(&consume.err, p.Err())
-	}))
-	if err != nil {
-		return setErr(e, err)
-	}
-	if p != nil {
-		*consuming = 1
+	// In a transaction (QC_REQ_HOLD) the removal waits for its commit.
+	if consume.kind == C.QC_REQ_HOLD {
+		if err := s.holdOwned(); err != nil {
+			return setErr(e, err)
+		}
+	} else {
+		p, err := s.s.ConsumeAsync(completion(consume, func(p core.Pending) C.int {
+			return setErr(&consume.err, p.Err())
+		}))
+		if err != nil {
+			return setErr(e, err)
+		}
+		if p != nil {
+			*consuming = 1
+		}
 	}
 	specs, err := specsFor(paths, conds, int(n))
 	if err != nil {

@@ -16,6 +16,7 @@
 #include <mysqld_error.h>
 #include "ha_queue.h"
 #include "queue_conn.h"
+#include "queue_txn.h"
 #include "queue_status.h"
 
 handlerton *queue_hton= nullptr;
@@ -193,7 +194,7 @@ ulonglong ha_queue::table_flags() const
 {
   /* No HA_CAN_BIT_FIELD: BIT values stay in their field, not in the null
      bytes, so conditions find them at a fixed payload offset. */
-  return HA_NO_TRANSACTIONS | HA_REC_NOT_IN_SEQ | HA_STATS_RECORDS_IS_EXACT |
+  return HA_REC_NOT_IN_SEQ | HA_STATS_RECORDS_IS_EXACT |
          HA_HAS_RECORDS | HA_NO_AUTO_INCREMENT | HA_BINLOG_ROW_CAPABLE |
          HA_BINLOG_STMT_CAPABLE | HA_FILE_BASED | HA_CAN_GEOMETRY |
          HA_CAN_FORCE_BULK_DELETE | HA_CONCURRENT_OPTIMIZE;
@@ -318,11 +319,45 @@ int ha_queue::write_row(const uchar *buf)
   return flush_inserts();
 }
 
+/* In a transaction a statement's rows are staged and written at commit
+   (queue_txn.h); a table copy (ALTER) is never part of one. */
+bool ha_queue::staging() const
+{
+  return !bulk_chunked && queue_txn_active(ha_thd());
+}
+
 int ha_queue::flush_inserts()
 {
   if (lens.empty())
     return 0;
   qc_err e= {{0}};
+  if (staging())
+  {
+    THD *thd= ha_thd();
+    Queue_conn *conn= queue_conn_get(thd, true);
+    int rc= QC_ERR;
+    if (!conn)
+      my_snprintf(e.msg, sizeof(e.msg), "queue: out of memory");
+    else if (conn->relay.mode)
+    {
+      /* A relay mark must commit with its rows at once (queue-forward
+         relies on it): refused rather than silently made transactional. */
+      conn->relay.mode= 0;
+      rc= QC_ESTATE;
+      my_snprintf(e.msg, sizeof(e.msg),
+                  "queue: queue_set_srcid cannot be used inside a transaction");
+    }
+    else
+    {
+      queue_txn_join(thd, conn);
+      rc= qc_txn_stage(conn->session, QC_TXN_ROWS, tbl, packbuf.data(), lens.data(),
+                       nullptr, static_cast<int>(lens.size()), max_statement_bytes,
+                       nullptr, &e);
+    }
+    packbuf.clear();
+    lens.clear();
+    return report(rc, e);
+  }
   uint64_t first_id= 0;
   int rc= queue_durable_append(ha_thd(), queue_conn_get(ha_thd(), false), tbl, packbuf.data(),
                                lens.data(), static_cast<int>(lens.size()),
@@ -432,7 +467,23 @@ int ha_queue::delete_row(const uchar *buf)
   }
   qc_err e= {{0}};
   uint64_t removed= 0;
+  if (staging())
+    return stage_deletes(&cur_id, 1);
   return report(queue_durable_remove(ha_thd(), tbl, &cur_id, 1, &removed, &e), e);
+}
+
+/* A DELETE in a transaction: the rows are held and removed at commit. */
+int ha_queue::stage_deletes(const uint64_t *ids, size_t n)
+{
+  THD *thd= ha_thd();
+  Queue_conn *conn= queue_conn_get(thd, true);
+  if (!conn)
+    return HA_ERR_OUT_OF_MEM;
+  queue_txn_join(thd, conn);
+  qc_err e= {{0}};
+  uint64_t held= 0;
+  return report(qc_txn_stage(conn->session, QC_TXN_DELETE, tbl, nullptr, nullptr, ids,
+                             static_cast<int>(n), 0, &held, &e), e);
 }
 
 bool ha_queue::start_bulk_delete()
@@ -514,6 +565,12 @@ int ha_queue::flush_deletes()
 {
   if (delete_ids.empty())
     return 0;
+  if (staging())
+  {
+    int rc= stage_deletes(delete_ids.data(), delete_ids.size());
+    delete_ids.clear();
+    return rc;
+  }
   qc_err e= {{0}};
   uint64_t removed= 0;
   int rc= queue_durable_remove(ha_thd(), tbl, delete_ids.data(),
@@ -981,6 +1038,7 @@ static int queue_init(void *p)
   queue_hton->kill_query= queue_kill_query;
   queue_hton->show_status= queue_show_status;
   queue_hton->drop_database= queue_drop_database;
+  queue_txn_init(queue_hton);
   if (qc_init(QC_ABI_VERSION, queue_notify) != QC_OK)
   {
     sql_print_error("QUEUE: libqueue_core.so does not have ABI %d", QC_ABI_VERSION);

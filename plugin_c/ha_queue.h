@@ -60,6 +60,8 @@ class ha_queue final : public handler
   int unpack_row(uchar *record, const uchar *payload, size_t len);
   int flush_inserts();
   int flush_deletes();
+  bool staging() const;
+  int stage_deletes(const uint64_t *ids, size_t n);
   int log_deleted_rows();
   int read_row(uchar *buf, int rc, const qc_err &e);
   int read_owned(uchar *buf);

@@ -7,6 +7,7 @@
 #include "sql_class.h"
 #include "sql_table.h"          // build_table_filename
 #include "queue_conn.h"
+#include "queue_txn.h"
 
 Queue_conn *queue_conn_get(THD *thd, bool create)
 {
@@ -38,6 +39,7 @@ Queue_conn *queue_conn_get(THD *thd, bool create)
   conn->one_stmt.result= 0;
   conn->one_stmt.is_null= true;
   conn->one_stmt.init_query_id= 0;
+  memset(&conn->txn, 0, sizeof(conn->txn));
   mysql_mutex_init(0, &conn->mutex, MY_MUTEX_INIT_FAST);
   mysql_cond_init(0, &conn->cond, nullptr);
   /* Also locks the engine plugin until close_connection (guide §2.2). */
@@ -202,6 +204,15 @@ int queue_durable_remove(THD *thd, uint64_t table, const uint64_t *ids, int n,
 
 int queue_durable_end(THD *thd, Queue_conn *conn, qc_err *e)
 {
+  if (queue_txn_active(thd))
+  {
+    /* The removal commits with the transaction. */
+    queue_txn_join(thd, conn);
+    int rc= qc_txn_stage(conn->session, QC_TXN_CONSUME, 0, nullptr, nullptr,
+                         nullptr, 0, 0, nullptr, e);
+    queue_conn_leave(conn);
+    return rc;
+  }
   Queue_done d(QC_REQ_END);
   d.req.session= conn->session;
   int rc= d.run(thd);

@@ -77,6 +77,16 @@ struct Queue_one_stmt
   unsigned long long init_query_id;
 };
 
+/* The connection's part in a transaction (queue_txn.cc). Only the
+   connection's own thread uses it. */
+struct Queue_txn
+{
+  bool active;           /* something staged since the last commit/rollback */
+  bool took;             /* a queue_wait of the transaction took a row */
+  unsigned long long stmt_query_id; /* statement of stmt_mark, 0: none */
+  uint64_t stmt_mark;    /* the library's savepoint at that statement's start */
+};
+
 struct Queue_conn
 {
   uint64_t session;      /* qc session handle, 0 until created */
@@ -86,6 +96,7 @@ struct Queue_conn
   Queue_owned owned;
   Queue_relay relay;
   Queue_one_stmt one_stmt;
+  Queue_txn txn;
 };
 
 extern handlerton *queue_hton;

@@ -3,11 +3,14 @@
 # build/plugin: datadir, socket, pid and log under var/sandbox/, TCP
 # 127.0.0.1:3307, user root without password, database test.
 #   scripts/sandbox.sh start|stop|status|sql [client args]
+# QUEUE_SANDBOX_DIR and QUEUE_SANDBOX_PORT move it; QUEUE_SANDBOX_OPTS adds
+# server options to start (e.g. "--log-bin=mysql-bin --sync-binlog=1").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 box=${QUEUE_SANDBOX_DIR:-$root/var/sandbox}
 plugin_dir=${QUEUE_PLUGIN_DIR:-$root/build/plugin}
 port=${QUEUE_SANDBOX_PORT:-3307}
+read -r -a extra_opts <<<"${QUEUE_SANDBOX_OPTS:-}"
 sock=$box/mysqld.sock
 pidf=$box/mysqld.pid
 data=$box/data
@@ -35,7 +38,7 @@ start() {
     --datadir="$data" --socket="$sock" --pid-file="$pidf" --log-error="$log" \
     --port="$port" --bind-address=127.0.0.1 --plugin-dir="$plugin_dir" \
     --plugin-load-add=ha_queue.so --plugin-maturity=gamma \
-    --innodb-buffer-pool-size=64M --max-connections=200 \
+    --innodb-buffer-pool-size=64M --max-connections=200 ${extra_opts[@]+"${extra_opts[@]}"} \
     </dev/null >/dev/null 2>&1 &
   for _ in $(seq 1 120); do
     alive && break

@@ -51,6 +51,11 @@ scripts/sandbox.sh status >/dev/null 2>&1 && sandbox_was_running=1
 # Producers and consumers through the sandbox server: exactly once, then
 # nothing lost across a kill -9 of the server.
 run_target stress stress
+# Transactions across InnoDB and queue tables: transactional producers and
+# consumers, then orders and their messages across kill -9 cycles with the
+# binary log coordinating (stress.mk; TXN_CYCLES, default 3).
+run_target stress-txn stress-txn
+run_target txn-crash-test txn-crash-test TXN_CYCLES="${TXN_CYCLES:-3}"
 # The benchmark harness on tiny counts (no timing), so it keeps working.
 run_target bench-smoke bench-smoke
 # The relay between two servers of their own (ports 3327, 3328): exactly

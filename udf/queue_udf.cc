@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 #include "queue_conn.h"
+#include "queue_txn.h"
 #include "queue_status.h"
 
 /* include/queues.h (pulled in by the server headers) defines queue_end()
@@ -592,7 +593,15 @@ static long long wait_once(THD *thd, UDF_ARGS *args, char *is_null, char *error)
      below, in C) and the next row is taken, its image returned. */
   qc_err e;
   e.msg[0]= 0;
-  Queue_done consume(QC_REQ_END);
+  /* In a transaction the owned row's removal, and the row taken, belong
+     to it: the removal commits with it, a rollback gives both back. */
+  bool in_txn= queue_txn_active(thd);
+  if (in_txn)
+  {
+    queue_txn_join(thd, conn);
+    conn->txn.took= true;
+  }
+  Queue_done consume(in_txn ? QC_REQ_HOLD : QC_REQ_END);
   consume.req.session= conn->session;
   int consuming= 0;
   qc_owned got;

@@ -33,11 +33,18 @@ type costs struct {
 	Syncs     float64 // fdatasyncs of queue tables (engine status line sys_sync)
 	CPUMicros float64 // mariadbd's utime+stime, µs
 	CtxSw     float64 // voluntary + involuntary context switches of mariadbd's threads
+
+	// Server-wide status counters (SHOW GLOBAL STATUS), read for every
+	// system in the MariaDB server; shown per transaction in the outbox
+	// and txconsume sections.
+	InnoFsyncs float64 // Innodb_data_fsyncs: InnoDB's fsyncs, redo log included
+	BinlogGC   float64 // Binlog_group_commits: one binlog write (and fsync if sync_binlog=1) each
+	Prepares   float64 // Handler_prepare: engines prepared in two-phase commits
 }
 
 func noCosts() costs {
 	nan := math.NaN()
-	return costs{GoEntries: nan, Syncs: nan, CPUMicros: nan, CtxSw: nan}
+	return costs{GoEntries: nan, Syncs: nan, CPUMicros: nan, CtxSw: nan, InnoFsyncs: nan, BinlogGC: nan, Prepares: nan}
 }
 
 // serverSample is one reading of the counters. A counter that could not be
@@ -47,8 +54,12 @@ type serverSample struct {
 	HasGo, HasSync   bool
 	CPUTicks         uint64
 	HasCPU           bool
-	CtxSw            map[int]uint64 // context switches per thread id; nil if not read
+	CtxSw            map[int]uint64   // context switches per thread id; nil if not read
+	Status           map[string]int64 // globalStatusNames; nil if not read
 }
+
+// globalStatusNames are the SHOW GLOBAL STATUS counters sampled.
+var globalStatusNames = []string{"Innodb_data_fsyncs", "Binlog_group_commits", "Handler_prepare"}
 
 // perMessage divides the change of each counter between two samples by n
 // messages. clkTck is the kernel's clock ticks per second (USER_HZ).
@@ -71,6 +82,17 @@ func perMessage(before, after serverSample, n int64, clkTck float64) costs {
 	if before.CtxSw != nil && after.CtxSw != nil {
 		c.CtxSw = per(float64(ctxSwDelta(before.CtxSw, after.CtxSw)))
 	}
+	status := func(name string) float64 {
+		b, ok1 := before.Status[name]
+		a, ok2 := after.Status[name]
+		if !ok1 || !ok2 || a < b {
+			return math.NaN()
+		}
+		return per(float64(a - b))
+	}
+	c.InnoFsyncs = status("Innodb_data_fsyncs")
+	c.BinlogGC = status("Binlog_group_commits")
+	c.Prepares = status("Handler_prepare")
 	return c
 }
 
@@ -314,6 +336,9 @@ func (p *costProbe) sample(ctx context.Context) serverSample {
 			s.GoEntries, s.HasGo = st["go_entries"]
 			s.Syncs, s.HasSync = st["sys_sync"]
 		}
+	}
+	if st, err := p.srv.globalStatus(ctx, globalStatusNames); err == nil {
+		s.Status = st
 	}
 	if dir := p.srv.procDir; dir != "" {
 		if t, err := readProcCPU(dir); err == nil {

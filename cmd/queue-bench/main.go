@@ -17,7 +17,25 @@ import (
 
 // allSystems is the run order within each cell; it rotates between
 // repetitions so that no system always runs first.
-var allSystems = []string{"queue", "queue-multi", "queue-1stmt", "innodb-rr", "innodb-rc", "blackhole", "postgres", "redis", "getlock"}
+var allSystems = []string{"queue", "queue-multi", "queue-1stmt", "innodb-rr", "innodb-rc", "blackhole", "postgres", "redis", "getlock",
+	"innodb-alone", "innodb-outbox", "queue-outbox", "queue-tx-consume", "queue-ac-consume"}
+
+// classicScenarios are the scenarios of a System without a Scenarios
+// method; the outbox and txconsume systems run only in their own scenario.
+var classicScenarios = []string{scEnqueue, scConsume, scMixed, scLatency}
+
+// scenarioSystem is a System that runs only in some scenarios.
+type scenarioSystem interface {
+	Scenarios() []string
+}
+
+// runsIn reports whether sys takes part in scenario sc.
+func runsIn(sys System, sc string) bool {
+	if ss, ok := sys.(scenarioSystem); ok {
+		return slices.Contains(ss.Scenarios(), sc)
+	}
+	return slices.Contains(classicScenarios, sc)
+}
 
 // options are the command line.
 type options struct {
@@ -29,6 +47,8 @@ type options struct {
 	systems    string
 	scenarios  string
 	conns      string
+	outboxCons string // connection counts of the outbox scenario
+	txCons     string // connection counts of the txconsume scenario
 	sizes      string
 	warmup     time.Duration
 	duration   time.Duration
@@ -48,15 +68,18 @@ type options struct {
 // modes give defaults; explicit flags override them.
 var modes = map[string]options{
 	// Under 15 minutes on a 2-core machine with every system available.
-	"default": {scenarios: "enqueue,consume,mixed,latency", conns: "1,4,16,64", sizes: "100,4096",
+	"default": {scenarios: "enqueue,consume,mixed,latency,outbox,txconsume", conns: "1,4,16,64",
+		outboxCons: "1,16,64", txCons: "1,16", sizes: "100,4096",
 		warmup: 500 * time.Millisecond, duration: 2 * time.Second, repeat: 1,
 		prefill: "100:60000,4096:10000", latSamples: 1000, latConns: 4},
 	// Under 2 minutes: 100-byte messages, the extremes of concurrency.
-	"quick": {scenarios: "enqueue,consume,mixed,latency", conns: "1,64", sizes: "100",
+	"quick": {scenarios: "enqueue,consume,mixed,latency,outbox,txconsume", conns: "1,64",
+		outboxCons: "1,16,64", txCons: "1,16", sizes: "100",
 		warmup: 300 * time.Millisecond, duration: time.Second, repeat: 1,
 		prefill: "100:50000", latSamples: 200, latConns: 4},
 	// Seconds: keeps the harness working (make test); numbers mean nothing.
-	"smoke": {scenarios: "enqueue,consume,mixed,latency", conns: "1", sizes: "100",
+	"smoke": {scenarios: "enqueue,consume,mixed,latency,outbox,txconsume", conns: "1",
+		outboxCons: "1", txCons: "1", sizes: "100",
 		warmup: 0, duration: 200 * time.Millisecond, repeat: 1,
 		prefill: "100:300", latSamples: 10, latConns: 1},
 }
@@ -76,8 +99,10 @@ func run() int {
 	fs.StringVar(&o.pgDSN, "pg", "postgres://postgres@127.0.0.1:5433/bench?sslmode=disable", "PostgreSQL connection string")
 	fs.StringVar(&o.redisAddr, "redis", "127.0.0.1:6380", "Redis address")
 	fs.StringVar(&o.systems, "systems", strings.Join(allSystems, ","), "systems to run")
-	fs.StringVar(&o.scenarios, "scenarios", "", "scenarios: enqueue,consume,mixed,latency (default: per mode)")
+	fs.StringVar(&o.scenarios, "scenarios", "", "scenarios: enqueue,consume,mixed,latency,outbox,txconsume (default: per mode)")
 	fs.StringVar(&o.conns, "conns", "", "connection counts, e.g. 1,4,16,64 (default: per mode)")
+	fs.StringVar(&o.outboxCons, "outbox-conns", "", "connection counts of the outbox scenario (default: per mode, 1,16,64)")
+	fs.StringVar(&o.txCons, "txconsume-conns", "", "connection counts of the txconsume scenario (default: per mode, 1,16)")
 	fs.StringVar(&o.sizes, "sizes", "", "message sizes in bytes, e.g. 100,4096 (default: per mode)")
 	fs.DurationVar(&o.warmup, "warmup", -1, "warm-up per throughput step (default: per mode)")
 	fs.DurationVar(&o.duration, "duration", -1, "measured time per throughput step (default: per mode)")
@@ -133,6 +158,12 @@ func withDefaults(o, d options) options {
 	if o.conns == "" {
 		o.conns = d.conns
 	}
+	if o.outboxCons == "" {
+		o.outboxCons = d.outboxCons
+	}
+	if o.txCons == "" {
+		o.txCons = d.txCons
+	}
 	if o.sizes == "" {
 		o.sizes = d.sizes
 	}
@@ -162,8 +193,17 @@ type plan struct {
 	systems   []string
 	scenarios []string
 	conns     []int
+	scConns   map[string][]int // per-scenario connection counts (outbox, txconsume)
 	sizes     []int
 	prefill   map[int]int
+}
+
+// connsFor returns the connection counts of a throughput scenario.
+func (p plan) connsFor(sc string) []int {
+	if c, ok := p.scConns[sc]; ok {
+		return c
+	}
+	return p.conns
 }
 
 func makePlan(o options) (plan, error) {
@@ -177,12 +217,19 @@ func makePlan(o options) (plan, error) {
 	}
 	p.scenarios = splitList(o.scenarios)
 	for _, s := range p.scenarios {
-		if !slices.Contains([]string{scEnqueue, scConsume, scMixed, scLatency}, s) {
+		if !slices.Contains([]string{scEnqueue, scConsume, scMixed, scLatency, scOutbox, scTxConsume}, s) {
 			return p, fmt.Errorf("unknown scenario %q", s)
 		}
 	}
 	if p.conns, err = intList(o.conns, 1, 1024); err != nil {
 		return p, fmt.Errorf("--conns: %w", err)
+	}
+	p.scConns = map[string][]int{}
+	if p.scConns[scOutbox], err = intList(o.outboxCons, 1, 1024); err != nil {
+		return p, fmt.Errorf("--outbox-conns: %w", err)
+	}
+	if p.scConns[scTxConsume], err = intList(o.txCons, 1, 1024); err != nil {
+		return p, fmt.Errorf("--txconsume-conns: %w", err)
 	}
 	if p.sizes, err = intList(o.sizes, headerSize, 8192); err != nil {
 		return p, fmt.Errorf("--sizes: %w", err)
@@ -248,7 +295,7 @@ func execute(ctx context.Context, o options, p plan) int {
 	fmt.Fprintf(os.Stderr, "queue-bench: %d cores, fdatasync p50 %.3f ms p99 %.3f ms, load %s\n",
 		m.Cores, ms(m.FsyncP50), ms(m.FsyncP99), m.LoadStart)
 
-	systems, infos, costNote := openSystems(ctx, o, p.systems)
+	systems, infos, costNote := openSystems(ctx, o, p.systems, p.scenarios)
 	defer func() {
 		for _, s := range systems {
 			s.Close()
@@ -277,10 +324,16 @@ func execute(ctx context.Context, o options, p plan) int {
 	// Count the steps for the progress display.
 	total := 0
 	for _, sc := range p.scenarios {
+		n := 0
+		for _, s := range systems {
+			if runsIn(s, sc) {
+				n++
+			}
+		}
 		if sc == scLatency {
-			total += len(p.sizes) * o.repeat * len(systems)
+			total += len(p.sizes) * o.repeat * n
 		} else {
-			total += len(p.sizes) * len(p.conns) * o.repeat * len(systems)
+			total += len(p.sizes) * len(p.connsFor(sc)) * o.repeat * n
 		}
 	}
 	pr := newProgress(os.Stderr, total)
@@ -291,11 +344,14 @@ func execute(ctx context.Context, o options, p plan) int {
 	// Interleave: for each cell, every system runs once per repetition,
 	// in an order that rotates, so slow drifts of the machine (other
 	// work, caches, disk) hit all systems alike.
-	runCell := func(rep int, do func(System) Result) {
+	runCell := func(sc string, rep int, do func(System) Result) {
 		for i := range systems {
 			s := systems[(i+rep)%len(systems)]
 			if ctx.Err() != nil {
 				return
+			}
+			if !runsIn(s, sc) {
+				continue
 			}
 			res := do(s)
 			if ctx.Err() != nil {
@@ -313,16 +369,16 @@ func execute(ctx context.Context, o options, p plan) int {
 		for _, sc := range p.scenarios {
 			if sc == scLatency {
 				for rep := 0; rep < o.repeat; rep++ {
-					runCell(rep, func(s System) Result {
+					runCell(sc, rep, func(s System) Result {
 						pr.begin("%-8s %-12s %s", sc, s.Name(), sizeName(size))
 						return r.latencyStep(ctx, s, size)
 					})
 				}
 				continue
 			}
-			for _, c := range p.conns {
+			for _, c := range p.connsFor(sc) {
 				for rep := 0; rep < o.repeat; rep++ {
-					runCell(rep, func(s System) Result {
+					runCell(sc, rep, func(s System) Result {
 						pr.begin("%-8s %-12s %2d conn %s", sc, s.Name(), c, sizeName(size))
 						return r.throughput(ctx, s, sc, c, size, t)
 					})
@@ -361,10 +417,17 @@ func summary(r Result) string {
 // is reported as not available, with the reason, and does not stop the run.
 // The note says where the MariaDB server's process was found (for its CPU
 // time and context switches), or why it was not.
-func openSystems(ctx context.Context, o options, names []string) ([]System, []systemInfo, string) {
+func openSystems(ctx context.Context, o options, names, scenarios []string) ([]System, []systemInfo, string) {
 	var srv *mysqlServer
 	var srvErr error
 	needsMySQL := slices.ContainsFunc(names, func(n string) bool { return n != "postgres" && n != "redis" })
+	// The outbox and txconsume systems are opened only when their scenario
+	// runs, so that a run of the classic scenarios does not create their
+	// tables (nor report them as not available).
+	names = slices.DeleteFunc(slices.Clone(names), func(n string) bool {
+		return (strings.HasPrefix(n, "innodb-alone") || strings.HasSuffix(n, "-outbox")) && !slices.Contains(scenarios, scOutbox) ||
+			strings.HasSuffix(n, "-consume") && !slices.Contains(scenarios, scTxConsume)
+	})
 	if needsMySQL {
 		srv, srvErr = openMySQL(ctx, o.mysqlDSN)
 	}
@@ -402,6 +465,16 @@ func openSystems(ctx context.Context, o options, names []string) ([]System, []sy
 			s, err = newBlackhole(ctx, srv, o.bhDSN)
 		case n == "getlock":
 			s, err = newGetLock(ctx, srv, o.batch, o.poll)
+		case n == "innodb-alone":
+			s, err = newOutbox(ctx, srv, outboxAlone)
+		case n == "innodb-outbox":
+			s, err = newOutbox(ctx, srv, outboxInnoDB)
+		case n == "queue-outbox":
+			s, err = newOutbox(ctx, srv, outboxQueue)
+		case n == "queue-tx-consume":
+			s, err = newTxConsume(ctx, srv, true)
+		case n == "queue-ac-consume":
+			s, err = newTxConsume(ctx, srv, false)
 		}
 		if err != nil {
 			infos = append(infos, systemInfo{Name: n, Why: err.Error()})

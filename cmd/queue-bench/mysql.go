@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,6 +97,30 @@ func (s *mysqlServer) variable(ctx context.Context, name string) string {
 		return ""
 	}
 	return v.String
+}
+
+// globalStatus reads integer SHOW GLOBAL STATUS counters by name; a
+// counter the server does not have is absent from the map.
+func (s *mysqlServer) globalStatus(ctx context.Context, names []string) (map[string]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	q := "SHOW GLOBAL STATUS WHERE Variable_name IN ('" + strings.Join(names, "','") + "')"
+	rows, err := s.admin.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			return nil, err
+		}
+		if n, err := strconv.ParseInt(value, 10, 64); err == nil {
+			out[name] = n
+		}
+	}
+	return out, rows.Err()
 }
 
 // engineAvailable reports whether a storage engine can be used, installing

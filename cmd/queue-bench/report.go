@@ -143,10 +143,19 @@ func (rp *report) axes() (scenarios []string, sizes, conns map[string][]int, sys
 }
 
 var scenarioTitle = map[string]string{
-	scEnqueue: "Enqueue only — messages/s enqueued",
-	scConsume: "Consume only (pre-filled) — messages/s delivered",
-	scMixed:   "Mixed (half producers, half consumers) — messages/s delivered",
-	scLatency: "Delivery latency with idle consumers",
+	scEnqueue:   "Enqueue only — messages/s enqueued",
+	scConsume:   "Consume only (pre-filled) — messages/s delivered",
+	scMixed:     "Mixed (half producers, half consumers) — messages/s delivered",
+	scLatency:   "Delivery latency with idle consumers",
+	scOutbox:    "Outbox (one InnoDB business row + one message per transaction) — transactions/s",
+	scTxConsume: "Transactional consume (processing UPDATE committed with the removal) — messages/s",
+}
+
+// txBaselines are the systems the outbox and txconsume sections give
+// ratios against, measured in the same run.
+var txBaselines = map[string][]string{
+	scOutbox:    {"innodb-outbox", "innodb-alone"},
+	scTxConsume: {"queue-ac-consume"},
 }
 
 func sizeName(n int) string {
@@ -197,6 +206,10 @@ func (rp *report) writeMarkdown(w io.Writer) {
 			fmt.Fprintf(w, "## %s, %s messages\n\n", scenarioTitle[sc], sizeName(size))
 			if sc == scLatency {
 				rp.latencyTable(w, cells, systems, size)
+				continue
+			}
+			if bs, ok := txBaselines[sc]; ok {
+				txTable(w, cells, systems, sc, conns[sc], size, bs)
 				continue
 			}
 			cs := conns[sc]
@@ -335,7 +348,8 @@ func (rp *report) writeCSV(w io.Writer) error {
 	cw.Write([]string{"started", "mode", "scenario", "system", "conns", "msg_bytes", "rep",
 		"rate", "enq_rate", "deq_rate", "drained", "p50_ms", "p99_ms", "p999_ms", "samples",
 		"baseline", "ratio_vs_baseline", "failed", "check",
-		"cost_msgs", "go_entries_per_msg", "fdatasyncs_per_msg", "cpu_us_per_msg", "ctxsw_per_msg"})
+		"cost_msgs", "go_entries_per_msg", "fdatasyncs_per_msg", "cpu_us_per_msg", "ctxsw_per_msg",
+		"innodb_fsyncs_per_msg", "binlog_group_commits_per_msg", "prepares_per_msg"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 	for _, r := range rp.Results {
 		p50, p99, p999 := "", "", ""
@@ -393,6 +407,9 @@ func medianCosts(cs []costs) *costs {
 	out.Syncs = pick(func(c costs) float64 { return c.Syncs })
 	out.CPUMicros = pick(func(c costs) float64 { return c.CPUMicros })
 	out.CtxSw = pick(func(c costs) float64 { return c.CtxSw })
+	out.InnoFsyncs = pick(func(c costs) float64 { return c.InnoFsyncs })
+	out.BinlogGC = pick(func(c costs) float64 { return c.BinlogGC })
+	out.Prepares = pick(func(c costs) float64 { return c.Prepares })
 	return &out
 }
 
@@ -426,9 +443,22 @@ func costCells(c *costs) string {
 // costCSV is the cost columns of a CSV row, empty when not measured.
 func costCSV(c *costs) []string {
 	if c == nil {
-		return []string{"", "", "", "", ""}
+		return []string{"", "", "", "", "", "", "", ""}
 	}
-	return append([]string{strconv.FormatInt(c.Msgs, 10)}, costFigures(c, "")...)
+	out := append([]string{strconv.FormatInt(c.Msgs, 10)}, costFigures(c, "")...)
+	return append(out, statusFigures(c, "")...)
+}
+
+// statusFigures formats the server-wide status counters per message:
+// InnoDB fsyncs, binlog group commits, two-phase-commit prepares.
+func statusFigures(c *costs, na string) []string {
+	f := func(v float64) string {
+		if math.IsNaN(v) {
+			return na
+		}
+		return strconv.FormatFloat(v, 'f', 3, 64)
+	}
+	return []string{f(c.InnoFsyncs), f(c.BinlogGC), f(c.Prepares)}
 }
 
 // costTable lists the per-message costs of a throughput section's steps
@@ -452,4 +482,66 @@ func costTable(w io.Writer, cells map[cellKey]*cell, systems []string, sc string
 	fmt.Fprintf(w, "| system | conn | %s | messages |\n|---|---:|%s---:|\n", strings.Join(costHeads, " | "), strings.Repeat("---:|", len(costHeads)))
 	fmt.Fprintln(w, strings.Join(rows, "\n"))
 	fmt.Fprintln(w)
+}
+
+// txTable renders an outbox or txconsume section: per system and
+// connection count the rate (transactions/s: one message each), the ratios
+// to the baselines of the same run, and the durability work per
+// transaction on the server.
+func txTable(w io.Writer, cells map[cellKey]*cell, systems []string, sc string, conns []int, size int, baselines []string) {
+	fmt.Fprintf(w, "| system | conn | per s |")
+	for _, b := range baselines {
+		fmt.Fprintf(w, " vs %s |", b)
+	}
+	fmt.Fprintf(w, " fsyncs/tx | InnoDB fsyncs/tx | queue fdatasyncs/tx | binlog group commits/tx | 2PC prepares/tx | CPU µs/tx | ctx switches/tx | delivery |\n|---|---:|---:|")
+	fmt.Fprintf(w, "%s", strings.Repeat("---:|", len(baselines)+7))
+	fmt.Fprintf(w, "---|\n")
+	for _, sys := range systems {
+		for _, c := range conns {
+			cl := cells[cellKey{sc, sys, c, size}]
+			if cl == nil {
+				continue
+			}
+			txt := fmtRate(cl.Rate)
+			if cl.Drained {
+				txt += "*"
+			}
+			row := fmt.Sprintf("| %s | %d | %s |", sys, c, txt)
+			for _, b := range baselines {
+				r := ""
+				if base := cells[cellKey{sc, b, c, size}]; base != nil && b != sys {
+					r = ratio(cl.Rate, base.Rate)
+				}
+				row += " " + r + " |"
+			}
+			f := func(v float64, prec int) string {
+				if math.IsNaN(v) {
+					return "n/a"
+				}
+				return strconv.FormatFloat(v, 'f', prec, 64)
+			}
+			if k := cl.Cost; k != nil {
+				row += fmt.Sprintf(" %s | %s | %s | %s | %s | %s | %s |", f(totalFsyncs(k), 2), f(k.InnoFsyncs, 2), f(k.Syncs, 2),
+					f(k.BinlogGC, 2), f(k.Prepares, 2), f(k.CPUMicros, 0), f(k.CtxSw, 1))
+			} else {
+				row += strings.Repeat(" n/a |", 7)
+			}
+			row += " " + shortCheck(cl) + " |"
+			fmt.Fprintln(w, row)
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "fsyncs/tx = InnoDB fsyncs (redo log and data files, `Innodb_data_fsyncs`) + queue fdatasyncs (`sys_sync`); "+
+		"with `sync_binlog=1` each binlog group commit adds one more. Per transaction of the measured window, whole server.\n\n")
+}
+
+// totalFsyncs is InnoDB's fsyncs plus the queue tables' fdatasyncs per
+// message (the latter 0 when not read: a system that does not touch a
+// queue table).
+func totalFsyncs(c *costs) float64 {
+	t := c.InnoFsyncs
+	if !math.IsNaN(c.Syncs) {
+		t += c.Syncs
+	}
+	return t
 }

@@ -203,3 +203,35 @@ func TestTargetsCompareInBothDirections(t *testing.T) {
 	require.Contains(t, md, "| delivery latency p99 | 3.00 ms | ≤ 2.00 ms | no |")
 	require.Contains(t, md, "| consume, 16 conn: queue-1stmt / SELECT 1 rate | not measured | ≥ 0.80× | — |")
 }
+
+func TestOutboxSectionGivesRatiosToBothBaselinesAndFsyncs(t *testing.T) {
+	k := noCosts()
+	k.InnoFsyncs, k.Syncs, k.Prepares = 0.5, 0.25, 2
+	rp := &report{Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Mode: "smoke", Baseline: "queue", Repeat: 1,
+		Results: []Result{
+			{Scenario: scOutbox, System: "innodb-alone", Conns: 16, Size: 100, Rate: 4000, Check: "ok"},
+			{Scenario: scOutbox, System: "innodb-outbox", Conns: 16, Size: 100, Rate: 2000, Check: "ok"},
+			{Scenario: scOutbox, System: "queue-outbox", Conns: 16, Size: 100, Rate: 3000, Check: "ok", Cost: &k},
+			{Scenario: scTxConsume, System: "queue-tx-consume", Conns: 1, Size: 100, Rate: 600, Check: "ok"},
+			{Scenario: scTxConsume, System: "queue-ac-consume", Conns: 1, Size: 100, Rate: 400, Failed: true, Check: "FAIL: x"},
+		}}
+	var b bytes.Buffer
+	rp.writeMarkdown(&b)
+	md := b.String()
+	require.Contains(t, md, "| queue-outbox | 16 | 3.00k | 1.50× | 0.75× | 0.75 | 0.50 | 0.25 | n/a | 2.00 | n/a | n/a | ok |")
+	require.Contains(t, md, "| innodb-outbox | 16 | 2.00k |  | 0.50× |")
+	require.Contains(t, md, "| queue-tx-consume | 1 | 600 | 1.50× |")
+	require.Contains(t, md, "| queue-ac-consume | 1 | 400 |  |")
+	require.Contains(t, md, "| outbox, 16 conn: queue-outbox / innodb-outbox | 1.50× | ≥ 1.00× | yes |")
+	require.Contains(t, md, "| outbox, 16 conn: queue-outbox / innodb-alone | 0.75× | ≥ 0.80× | no |")
+	require.Contains(t, md, "txconsume queue-ac-consume, 1 conn, 100 B: FAIL: x")
+}
+
+func TestScenarioSystemsRunOnlyInTheirScenario(t *testing.T) {
+	require.True(t, runsIn(&outboxSystem{}, scOutbox))
+	require.False(t, runsIn(&outboxSystem{}, scEnqueue))
+	require.True(t, runsIn(&txConsumeSystem{}, scTxConsume))
+	require.False(t, runsIn(&txConsumeSystem{}, scConsume))
+	require.True(t, runsIn(&queueSystem{}, scMixed))
+	require.False(t, runsIn(&queueSystem{}, scOutbox))
+}

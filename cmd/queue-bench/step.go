@@ -16,7 +16,20 @@ const (
 	scConsume = "consume"
 	scMixed   = "mixed"
 	scLatency = "latency"
+	// outbox: per transaction one InnoDB business row and one message
+	// (sys_outbox.go); producers only.
+	scOutbox = "outbox"
+	// txconsume: consume with the processing (an InnoDB UPDATE) in the
+	// removal's transaction, against autocommit (sys_txconsume.go);
+	// consumers of a pre-filled queue.
+	scTxConsume = "txconsume"
 )
+
+// A verifier checks, after a step's delivery check, what else the system
+// promises (an order for every message; one update per delivery).
+type verifier interface {
+	Verify(ctx context.Context, consumed, remaining []uint64) error
+}
 
 // timing is how long a throughput step warms up and then measures.
 type timing struct {
@@ -176,9 +189,9 @@ func (r *runner) throughput(ctx context.Context, sys System, scenario string, co
 	}
 	nProd, nCons := 0, 0
 	switch scenario {
-	case scEnqueue:
+	case scEnqueue, scOutbox:
 		nProd = conns
-	case scConsume:
+	case scConsume, scTxConsume:
 		nCons = conns
 	case scMixed:
 		// Half producers, half consumers; "1 connection" means one of
@@ -189,7 +202,8 @@ func (r *runner) throughput(ctx context.Context, sys System, scenario string, co
 
 	var ids idSource
 	var expected []uint64
-	if scenario == scConsume && !sys.Bound() {
+	prefills := scenario == scConsume || scenario == scTxConsume
+	if prefills && !sys.Bound() {
 		n := r.prefill[size]
 		r.progress.status("pre-filling %d messages", n)
 		payloads := make([][]byte, n)
@@ -216,7 +230,7 @@ func (r *runner) throughput(ctx context.Context, sys System, scenario string, co
 	consLedgers := make([]*ledger, nCons)
 	var wg sync.WaitGroup
 	headline := &deq
-	if scenario == scEnqueue {
+	if nCons == 0 {
 		headline = &enq
 	}
 	// Server costs are sampled at the start of the measured window (first
@@ -274,7 +288,7 @@ func (r *runner) throughput(ctx context.Context, sys System, scenario string, co
 	// consume-only step also ends when the pre-filled queue is empty; its
 	// rate is then taken up to the last delivery.
 	prefilled := int64(len(expected))
-	drained := func() bool { return scenario == scConsume && prefilled > 0 && deq.n.Load() >= prefilled }
+	drained := func() bool { return prefills && prefilled > 0 && deq.n.Load() >= prefilled }
 	warmEnd := t0.Add(t.Warmup)
 	deadline := warmEnd.Add(t.Duration)
 	var enqWarm, deqWarm int64
@@ -317,7 +331,7 @@ func (r *runner) throughput(ctx context.Context, sys System, scenario string, co
 		res.DeqRate = float64(deqEnd-deqWarm) / secs
 	}
 	res.Rate = res.DeqRate
-	if scenario == scEnqueue {
+	if nCons == 0 {
 		res.Rate = res.EnqRate
 	}
 
@@ -336,10 +350,16 @@ func (r *runner) throughput(ctx context.Context, sys System, scenario string, co
 	if err != nil {
 		return fail(fmt.Errorf("reading remaining messages: %w", err))
 	}
-	if scenario != scConsume {
+	if !prefills {
 		expected = mergeLedgers(prodLedgers)
 	}
-	res.setCheck(checkDelivery(expected, mergeLedgers(consLedgers), remaining))
+	consumed := mergeLedgers(consLedgers)
+	res.setCheck(checkDelivery(expected, consumed, remaining))
+	if v, ok := sys.(verifier); ok && !res.Failed {
+		if err := v.Verify(ctx, consumed, remaining); err != nil {
+			res.Failed, res.Check = true, "FAIL: "+err.Error()
+		}
+	}
 	return res
 }
 

@@ -72,6 +72,17 @@ func (rp *report) targets(w io.Writer, cells map[cellKey]*cell) {
 		ratio("enqueue, 1 conn: queue / best InnoDB", div(rate(scEnqueue, "queue", 1), innodb(scEnqueue, 1)), 1),
 	)
 
+	// Transactions: a queue table as the outbox against an InnoDB outbox
+	// table, and exactly-once processing against autocommit processing.
+	for _, c := range []int{16, 64} {
+		q := rate(scOutbox, "queue-outbox", c)
+		ts = append(ts,
+			ratio(fmt.Sprintf("outbox, %d conn: queue-outbox / innodb-outbox", c), div(q, rate(scOutbox, "innodb-outbox", c)), 1),
+			ratio(fmt.Sprintf("outbox, %d conn: queue-outbox / innodb-alone", c), div(q, rate(scOutbox, "innodb-alone", c)), 0.8),
+		)
+	}
+	ts = append(ts, ratio("txconsume, 16 conn: queue-tx-consume / queue-ac-consume", div(rate(scTxConsume, "queue-tx-consume", 16), rate(scTxConsume, "queue-ac-consume", 16)), 1))
+
 	// Delivery latency.
 	var p50, p99 time.Duration = -1, -1
 	if c := cells[cellKey{scLatency, "queue", rp.Latency.Consumers + 1, targetSize}]; c != nil && len(c.Latency) > 0 {

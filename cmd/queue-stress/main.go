@@ -7,7 +7,12 @@
 //     ends empty;
 //   - with -crash the server is killed with SIGKILL in the middle and
 //     restarted; no acknowledged message may be lost (redelivery of rows
-//     owned at the crash is allowed).
+//     owned at the crash is allowed);
+//   - with -txn producers and consumers work inside transactions that
+//     commit or roll back (txn.go);
+//   - with -orders an InnoDB table of orders and a queue table of their
+//     messages are written and processed in transactions across repeated
+//     kill -9 of the server (orders.go).
 //
 // -measure instead prints delivery latency and consume throughput beside
 // the cost of plain SELECT 1 round trips on the same number of connections.
@@ -42,6 +47,9 @@ type config struct {
 	// oneStatement consumes with SELECT id FROM t WHERE queue_wait(t, 1):
 	// one statement per message instead of queue_wait then SELECT.
 	oneStatement bool
+	// txn runs producers and consumers inside transactions that commit or
+	// roll back (txn.go).
+	txn bool
 }
 
 func main() {
@@ -61,6 +69,9 @@ func main() {
 	flag.StringVar(&c.restartCmd, "restart", "scripts/sandbox.sh start", "-crash: shell command that starts the server again")
 	flag.BoolVar(&c.verbose, "v", false, "progress output")
 	flag.BoolVar(&c.oneStatement, "one-statement", false, "consume with SELECT id FROM t WHERE queue_wait('t', 1) (one statement per message)")
+	flag.BoolVar(&c.txn, "txn", false, "insert and consume inside transactions that randomly commit or roll back, and check the transactional guarantees")
+	orders := flag.Bool("orders", false, "orders (InnoDB) and their messages written and processed in transactions across -cycles kill -9 of the server; checks the tables after each restart")
+	cycles := flag.Int("cycles", 5, "-orders: kill -9 cycles")
 	flag.Parse()
 	if *quick {
 		c.producers, c.consumers, c.messages, c.timeout = 3, 4, 3000, 50*time.Second
@@ -84,9 +95,21 @@ func main() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	if *measure {
+	switch {
+	case c.txn && c.crash:
+		fmt.Fprintln(os.Stderr, "queue-stress: -txn does not combine with -crash (see make txn-crash-test)")
+		os.Exit(2)
+	case *orders:
+		if *cycles < 1 {
+			fmt.Fprintln(os.Stderr, "queue-stress: -cycles must be positive")
+			os.Exit(2)
+		}
+		err = runOrders(ctx, db, c, *cycles)
+	case *measure:
 		err = runMeasure(ctx, db, c, *samples, *prefill)
-	} else {
+	case c.txn:
+		err = runTxnStress(ctx, db, c)
+	default:
 		err = runStress(ctx, db, c)
 	}
 	if err != nil {
