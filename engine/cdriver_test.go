@@ -98,7 +98,9 @@ func checkExports(t *testing.T, lib string) {
 	if !slices.Equal(declared, exported) {
 		t.Fatalf("exported functions %v, header declares %v", exported, declared)
 	}
-	if len(declared) > 20 {
-		t.Fatalf("the ABI has %d functions, at most 20 wanted", len(declared))
+	// 20 for tables, rows, sessions and administration; 5 for
+	// transactions (stage, savepoint, end, XA recover and resolve).
+	if len(declared) > 25 {
+		t.Fatalf("the ABI has %d functions, at most 25 wanted", len(declared))
 	}
 }
