@@ -235,6 +235,12 @@ int  qc_table_truncate(uint64_t table, qc_err *e);         /* row ids restart at
 /* A non-owner DELETE statement's interlock (begin != 0 starts, 0 ends): no
    row is handed to consumers while one runs. */
 int  qc_delete_bracket(uint64_t table, int begin);
+/* An ALTER's table copy: dst (the new table) holds the rows of src in
+   nruns runs, runs[3*i..3*i+2] = {old first id, new first id, count}. The
+   next rename of src moves the ownerships of copied rows to their copies
+   (kept when dst is then renamed to src's former name). */
+int  qc_table_copied(uint64_t src, uint64_t dst, const uint64_t *runs,
+                     int nruns, qc_err *e);
 
 /* Queues a durable request (see qc_request) and returns QC_PENDING; then
    done(arg) is called exactly once. Any other return is final and done is

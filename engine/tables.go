@@ -377,6 +377,28 @@ func (ent *tableEntry) markClosed() {
 	ent.fmu.Unlock()
 }
 
+//export qc_table_copied
+func qc_table_copied(src, dst C.uint64_t, runs *C.uint64_t, nruns C.int, e *C.qc_err) (rc C.int) {
+	defer recoverToCode(&rc, e)
+	if nruns < 0 || (nruns > 0 && runs == nil) {
+		return setErr(e, errCode(qcEINVAL, "queue: bad arguments to qc_table_copied"))
+	}
+	from, err := tableOf(src)
+	if err != nil {
+		return setErr(e, err)
+	}
+	to, err := tableOf(dst)
+	if err != nil {
+		return setErr(e, err)
+	}
+	raw := unsafe.Slice((*uint64)(unsafe.Pointer(runs)), 3*int(nruns))
+	rs := make([]core.CopyRun, int(nruns))
+	for i := range rs {
+		rs[i] = core.CopyRun{Old: raw[3*i], New: raw[3*i+1], N: raw[3*i+2]}
+	}
+	return setErr(e, from.t.SetCopy(to.t, rs))
+}
+
 //export qc_table_truncate
 func qc_table_truncate(table C.uint64_t, e *C.qc_err) (rc C.int) {
 	defer recoverToCode(&rc, e)

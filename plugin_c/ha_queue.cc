@@ -281,6 +281,8 @@ int ha_queue::truncate()
 
 /* ---------------- INSERT ---------------- */
 
+static bool is_table_copy(THD *thd);
+
 int ha_queue::write_row(const uchar *buf)
 {
   int failed= pack_row(buf);
@@ -313,12 +315,52 @@ int ha_queue::flush_inserts()
     return 0;
   qc_err e= {{0}};
   uint64_t first_id= 0;
-  int rc= queue_durable_append(ha_thd(), queue_conn_get(ha_thd(), false), tbl, packbuf.data(),
-                               lens.data(), static_cast<int>(lens.size()),
+  Queue_conn *conn= queue_conn_get(ha_thd(), false);
+  size_t n= lens.size();
+  int rc= queue_durable_append(ha_thd(), conn, tbl, packbuf.data(),
+                               lens.data(), static_cast<int>(n),
                                &first_id, &e);
   packbuf.clear();
   lens.clear();
+  if (rc == QC_OK && conn && conn->copy.src && conn->copy.src != tbl &&
+      is_table_copy(ha_thd()))
+    pair_copied(conn->copy, first_id, n);
   return report(rc, e);
+}
+
+/* The n rows just appended (ids first_id...) are the copies of the next n
+   ids the old table's scan logged. */
+void ha_queue::pair_copied(Queue_copy &c, uint64_t first_id, size_t n)
+{
+  if (c.broken || c.pending.size() - c.next < n)
+  {
+    c.broken= true;
+    return;
+  }
+  try
+  {
+    for (size_t i= 0; i < n; i++)
+    {
+      uint64_t o= c.pending[c.next + i], w= first_id + i;
+      size_t k= c.runs.size();
+      if (k && c.runs[k - 3] + c.runs[k - 1] == o && c.runs[k - 2] + c.runs[k - 1] == w)
+        c.runs[k - 1]++;
+      else
+      {
+        c.runs.push_back(o);
+        c.runs.push_back(w);
+        c.runs.push_back(1);
+      }
+    }
+  }
+  catch (...)
+  {
+    c.broken= true;
+    return;
+  }
+  c.next+= n;
+  c.pending.erase(c.pending.begin(), c.pending.begin() + c.next);
+  c.next= 0;
 }
 
 /* ALTER TABLE and friends copy the table's rows into a new table that
@@ -357,6 +399,23 @@ int ha_queue::end_bulk_insert()
   }
   else
     rc= flush_inserts();
+  /* A complete table copy: every row read was written, in order. */
+  Queue_conn *conn= queue_conn_get(ha_thd(), false);
+  if (conn && conn->copy.src && conn->copy.src != tbl && is_table_copy(ha_thd()))
+  {
+    Queue_copy &c= conn->copy;
+    if (!rc && !ha_thd()->is_error() && !c.broken &&
+        c.next == c.pending.size() && !c.runs.empty())
+    {
+      qc_err e= {{0}};
+      if (qc_table_copied(c.src, tbl, c.runs.data(), (int) (c.runs.size() / 3), &e) != QC_OK)
+        sql_print_warning("QUEUE: rows owned during ALTER TABLE will be "
+                          "delivered again: %s", e.msg);
+    }
+    c.reset(0, false);
+    c.pending.shrink_to_fit();
+    c.runs.shrink_to_fit();
+  }
   if (packbuf.capacity() > (1U << 20))
     std::vector<uchar>().swap(packbuf);
   return rc;
@@ -568,7 +627,20 @@ int ha_queue::rnd_init(bool)
     /* The image is not cached or may be stale: the library knows. */
   }
   /* A table copy reads every row, owned ones included: the old table is
-     dropped at the end, so a row a consumer owns would be lost otherwise. */
+     dropped at the end, so a row a consumer owns would be lost otherwise.
+     The ids read are logged so that owned rows stay owned in the copy. */
+  copy_log= nullptr;
+  if (copy)
+  {
+    THD *thd= ha_thd();
+    Queue_conn *conn= queue_conn_get(thd, true);
+    if (conn)
+    {
+      SELECT_LEX *sel= thd->lex->first_select_lex();
+      conn->copy.reset(tbl, sel && sel->order_list.elements != 0);
+      copy_log= &conn->copy;
+    }
+  }
   int rc= qc_scan_open(tbl, session(), copy ? QC_SCAN_ALL : QC_SCAN_VISIBLE, &cursor);
   return qc_to_ha_err(rc, nullptr, rc != QC_OK);
 }
@@ -627,12 +699,19 @@ int ha_queue::rnd_next(uchar *buf)
     return HA_ERR_END_OF_FILE;
   qc_err e;
   e.msg[0]= 0;
-  return read_row(buf, qc_scan_next(cursor, &rowbuf, &e), e);
+  int rc= read_row(buf, qc_scan_next(cursor, &rowbuf, &e), e);
+  if (rc == 0 && copy_log)
+  {
+    try { copy_log->pending.push_back(cur_id); }
+    catch (...) { copy_log->broken= true; }
+  }
+  return rc;
 }
 
 int ha_queue::rnd_end()
 {
   end_scan();
+  copy_log= nullptr;
   return 0;
 }
 
