@@ -73,16 +73,16 @@ type Table struct {
 	filters map[string]*Filter    // guarded by mu
 	// filterClock orders filter lookups for the LRU eviction of filters.
 	filterClock atomic.Uint64
-	all         *Filter   // match-all filter
-	live        uint64    // guarded by mu: live rows
-	closed      bool      // guarded by mu
-	deleting    int       // guarded by mu: running non-owner DELETEs
+	all         *Filter // match-all filter
+	live        uint64  // guarded by mu: live rows
+	closed      bool    // guarded by mu
+	deleting    int     // guarded by mu: running non-owner DELETEs
 	// copy is the table an ALTER copied t's rows into (SetCopy), adopted
 	// the directory name whose owners a copy moved into t; both guarded
 	// by mu and used by the next Rename (copy.go).
 	copy    *tableCopy
 	adopted string
-	updated     time.Time // guarded by mu
+	updated time.Time // guarded by mu
 
 	// Committer state (commit.go).
 	cmu        sync.Mutex // guards pending, stopping, committing, fillWanted, wakeWanted, inflight
