@@ -322,10 +322,18 @@ int ha_queue::flush_inserts()
                                &first_id, &e);
   packbuf.clear();
   lens.clear();
-  if (rc == QC_OK && conn && conn->copy.src && conn->copy.src != tbl &&
-      is_table_copy(ha_thd()))
+  if (rc == QC_OK && conn && copying_from(conn->copy))
     pair_copied(conn->copy, first_id, n);
   return report(rc, e);
+}
+
+/* True when this handler writes the copy c logs the reads of: the same
+   ALTER statement, another table. */
+bool ha_queue::copying_from(const Queue_copy &c)
+{
+  THD *thd= ha_thd();
+  return c.src && c.src != tbl &&
+         c.query_id == (unsigned long long) thd->query_id && is_table_copy(thd);
 }
 
 /* The n rows just appended (ids first_id...) are the copies of the next n
@@ -401,7 +409,7 @@ int ha_queue::end_bulk_insert()
     rc= flush_inserts();
   /* A complete table copy: every row read was written, in order. */
   Queue_conn *conn= queue_conn_get(ha_thd(), false);
-  if (conn && conn->copy.src && conn->copy.src != tbl && is_table_copy(ha_thd()))
+  if (conn && copying_from(conn->copy))
   {
     Queue_copy &c= conn->copy;
     if (!rc && !ha_thd()->is_error() && !c.broken &&
@@ -412,7 +420,7 @@ int ha_queue::end_bulk_insert()
         sql_print_warning("QUEUE: rows owned during ALTER TABLE will be "
                           "delivered again: %s", e.msg);
     }
-    c.reset(0, false);
+    c.reset(0, 0, false);
     c.pending.shrink_to_fit();
     c.runs.shrink_to_fit();
   }
@@ -637,7 +645,8 @@ int ha_queue::rnd_init(bool)
     if (conn)
     {
       SELECT_LEX *sel= thd->lex->first_select_lex();
-      conn->copy.reset(tbl, sel && sel->order_list.elements != 0);
+      conn->copy.reset(tbl, (unsigned long long) thd->query_id,
+                       sel && sel->order_list.elements != 0);
       copy_log= &conn->copy;
     }
   }

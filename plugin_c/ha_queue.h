@@ -60,6 +60,7 @@ class ha_queue final : public handler
   int unpack_row(uchar *record, const uchar *payload, size_t len);
   int flush_inserts();
   void pair_copied(Queue_copy &c, uint64_t first_id, size_t n);
+  bool copying_from(const Queue_copy &c);
   int flush_deletes();
   int log_deleted_rows();
   int read_row(uchar *buf, int rc, const qc_err &e);

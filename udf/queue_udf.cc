@@ -407,6 +407,13 @@ public:
       return true;
     }
     table= t.ticket;
+    /* A KILL that raced with the grant still stops the removal. */
+    if (thd_kill_level(thd) != THD_IS_NOT_KILLED)
+    {
+      release();
+      my_error(ER_QUERY_INTERRUPTED, MYF(0));
+      return true;
+    }
     return false;
   }
   void release()
