@@ -163,7 +163,7 @@ typedef struct qc_owned {
 } qc_owned;
 
 enum { QC_ADMIN_STATS = 1, QC_ADMIN_COMPACT = 2, QC_ADMIN_STATUS = 3,
-       QC_ADMIN_COUNTERS = 4, QC_ADMIN_TABLES = 5 };
+       QC_ADMIN_COUNTERS = 4, QC_ADMIN_TABLES = 5, QC_ADMIN_COPIED = 6 };
 
 /* QC_ADMIN_COUNTERS: the library's counters, one snapshot (fields from
    nearly the same instant). Counters count since the library was loaded,
@@ -235,12 +235,6 @@ int  qc_table_truncate(uint64_t table, qc_err *e);         /* row ids restart at
 /* A non-owner DELETE statement's interlock (begin != 0 starts, 0 ends): no
    row is handed to consumers while one runs. */
 int  qc_delete_bracket(uint64_t table, int begin);
-/* An ALTER's table copy: dst (the new table) holds the rows of src in
-   nruns runs, runs[3*i..3*i+2] = {old first id, new first id, count}. The
-   next rename of src moves the ownerships of copied rows to their copies
-   (kept when dst is then renamed to src's former name). */
-int  qc_table_copied(uint64_t src, uint64_t dst, const uint64_t *runs,
-                     int nruns, qc_err *e);
 
 /* Queues a durable request (see qc_request) and returns QC_PENDING; then
    done(arg) is called exactly once. Any other return is final and done is
@@ -298,6 +292,12 @@ int  qc_abort(uint64_t session);
    sizeof(qc_counters), QC_ERANGE if cap is smaller.
    QC_ADMIN_TABLES: an array of qc_table_info into buf (path unused); *len =
    the bytes of the whole array, QC_ERANGE if cap is smaller. */
+/* QC_ADMIN_COPIED: an ALTER's table copy (path unused): buf holds uint64_t
+   values {src table handle, dst table handle, then per run: old first id,
+   new first id, count}, cap their size in bytes; dst holds the rows of
+   src in these runs. The next rename of src moves the ownerships of copied
+   rows to their copies (kept when dst is then renamed to src's former
+   name). */
 int  qc_admin(int op, const char *path, char *buf, size_t cap, size_t *len, qc_err *e);
 
 #endif /* QC_TYPES_ONLY */

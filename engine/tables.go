@@ -377,26 +377,27 @@ func (ent *tableEntry) markClosed() {
 	ent.fmu.Unlock()
 }
 
-//export qc_table_copied
-func qc_table_copied(src, dst C.uint64_t, runs *C.uint64_t, nruns C.int, e *C.qc_err) (rc C.int) {
-	defer recoverToCode(&rc, e)
-	if nruns < 0 || (nruns > 0 && runs == nil) {
-		return setErr(e, errCode(qcEINVAL, "queue: bad arguments to qc_table_copied"))
+// adminCopied is QC_ADMIN_COPIED: buf holds {src handle, dst handle,
+// runs as (old, new, count) triples} as uint64 values.
+func adminCopied(buf *C.char, capacity C.size_t) error {
+	n := int(capacity) / 8
+	if buf == nil || n < 5 || (n-2)%3 != 0 {
+		return errCode(qcEINVAL, "queue: bad arguments to QC_ADMIN_COPIED")
 	}
-	from, err := tableOf(src)
+	raw := unsafe.Slice((*uint64)(unsafe.Pointer(buf)), n)
+	from, err := tableOf(C.uint64_t(raw[0]))
 	if err != nil {
-		return setErr(e, err)
+		return err
 	}
-	to, err := tableOf(dst)
+	to, err := tableOf(C.uint64_t(raw[1]))
 	if err != nil {
-		return setErr(e, err)
+		return err
 	}
-	raw := unsafe.Slice((*uint64)(unsafe.Pointer(runs)), 3*int(nruns))
-	rs := make([]core.CopyRun, int(nruns))
+	rs := make([]core.CopyRun, (n-2)/3)
 	for i := range rs {
-		rs[i] = core.CopyRun{Old: raw[3*i], New: raw[3*i+1], N: raw[3*i+2]}
+		rs[i] = core.CopyRun{Old: raw[2+3*i], New: raw[3+3*i], N: raw[4+3*i]}
 	}
-	return setErr(e, from.t.SetCopy(to.t, rs))
+	return from.t.SetCopy(to.t, rs)
 }
 
 //export qc_table_truncate

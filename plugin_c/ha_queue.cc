@@ -416,7 +416,11 @@ int ha_queue::end_bulk_insert()
         c.next == c.pending.size() && !c.runs.empty())
     {
       qc_err e= {{0}};
-      if (qc_table_copied(c.src, tbl, c.runs.data(), (int) (c.runs.size() / 3), &e) != QC_OK)
+      bool ok= true;
+      try { c.runs.insert(c.runs.begin(), {c.src, tbl}); }
+      catch (...) { ok= false; }
+      if (ok && qc_admin(QC_ADMIN_COPIED, nullptr, reinterpret_cast<char*>(c.runs.data()),
+                   c.runs.size() * sizeof(uint64_t), nullptr, &e) != QC_OK)
         sql_print_warning("QUEUE: rows owned during ALTER TABLE will be "
                           "delivered again: %s", e.msg);
     }

@@ -83,7 +83,7 @@ struct Queue_one_stmt
    (flush_inserts) pairs them with the ids its appends got, in order (the
    server writes each row it reads, in read order, unless the ALTER has an
    ORDER BY), and end_bulk_insert hands the pairs to the library
-   (qc_table_copied), which moves the ownerships of copied rows to their
+   (qc_admin QC_ADMIN_COPIED), which moves the ownerships of copied rows to their
    copies when the ALTER renames the old table away. */
 struct Queue_copy
 {
