@@ -55,19 +55,24 @@ func (s *Session) OwnerMode() bool {
 // Owned returns the owned row's table and id; t is nil when nothing is owned
 // (or the ownership became inert through Drop/Truncate/Remove).
 func (s *Session) Owned() (t *Table, id uint64) {
-	s.mu.Lock()
-	t, id = s.table, s.id
-	s.mu.Unlock()
-	if t == nil {
-		return nil, 0
+	for {
+		s.mu.Lock()
+		t, id = s.table, s.id
+		s.mu.Unlock()
+		if t == nil {
+			return nil, 0
+		}
+		t.mu.RLock()
+		owner := t.owned[id]
+		t.mu.RUnlock()
+		if owner == s {
+			return t, id
+		}
+		if !s.movedFrom(t, id) {
+			return nil, 0
+		}
+		// An ALTER's copy took the ownership over meanwhile: look there.
 	}
-	t.mu.RLock()
-	owner := t.owned[id]
-	t.mu.RUnlock()
-	if owner != s {
-		return nil, 0
-	}
-	return t, id
 }
 
 // setOwned records an assignment; the caller holds t.mu (write) and has put
@@ -359,22 +364,30 @@ func (s *Session) Consume() (err error) {
 // to the queue by then (it is delivered again).
 func (s *Session) ConsumeAsync(done func(Pending)) (p *Pending, err error) {
 	defer recoverError(&err)
-	t, id := s.Owned()
-	if t == nil {
-		s.clear()
-		return nil, nil
-	}
 	holder := &Session{consuming: true}
-	t.mu.Lock()
-	handed := t.owned[id] == s
-	if handed {
-		t.owned[id] = holder
+	var t *Table
+	var id uint64
+	for {
+		t, id = s.Owned()
+		if t == nil {
+			s.clear()
+			return nil, nil
+		}
+		t.mu.Lock()
+		handed := t.owned[id] == s
+		if handed {
+			t.owned[id] = holder
+		}
+		t.mu.Unlock()
+		if handed {
+			break
+		}
+		if !s.movedFrom(t, id) {
+			s.clear()
+			return nil, nil // ownership became inert meanwhile
+		}
 	}
-	t.mu.Unlock()
 	s.clear()
-	if !handed {
-		return nil, nil // ownership became inert meanwhile
-	}
 	p, err = t.RemoveAsync([]uint64{id}, func(p Pending) {
 		if p.Err() != nil && t.release(holder, id) {
 			t.wake()
@@ -409,10 +422,20 @@ func (s *Session) OwnedAt() (t *Table, id, epoch uint64) {
 // leaves owner mode and wakes waiters (queue_abort, disconnect). byClose
 // selects which statistic counts it. Returns whether a row was released.
 func (s *Session) Release(byClose bool) bool {
-	t, id := s.Owned()
-	s.clear()
-	if t == nil {
-		return false
+	var t *Table
+	var id uint64
+	for {
+		t, id = s.Owned()
+		if t == nil {
+			s.clear()
+			return false
+		}
+		// Cleared only while the ownership is still (t, id): an ALTER's
+		// copy that took it over meanwhile (moveOwnerships) is looked at
+		// again, and once cleared it is no longer moved.
+		if s.clearIf(t, id) {
+			break
+		}
 	}
 	if !t.release(s, id) {
 		return false

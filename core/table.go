@@ -79,11 +79,16 @@ type Table struct {
 	filters  map[string]*Filter // guarded by mu
 	// filterClock orders filter lookups for the LRU eviction of filters.
 	filterClock atomic.Uint64
-	all         *Filter   // match-all filter
-	live        uint64    // guarded by mu: live rows
-	closed      bool      // guarded by mu
-	deleting    int       // guarded by mu: running non-owner DELETEs
-	updated     time.Time // guarded by mu
+	all         *Filter // match-all filter
+	live        uint64  // guarded by mu: live rows
+	closed      bool    // guarded by mu
+	deleting    int     // guarded by mu: running non-owner DELETEs
+	// copy is the table an ALTER copied t's rows into (SetCopy), adopted
+	// the directory name whose owners a copy moved into t; both guarded
+	// by mu and used by the next Rename (copy.go).
+	copy    *tableCopy
+	adopted string
+	updated time.Time // guarded by mu
 
 	// Committer state (commit.go).
 	cmu        sync.Mutex // guards pending, stopping, committing, fillWanted, wakeWanted, inflight
@@ -285,10 +290,27 @@ func (t *Table) Drop() (err error) {
 // nothing, and the owner epoch changes, so no cached copy of an owned row
 // is shown any more. A connection that waited on or owned a row of the old
 // name never consumes a row it could not see under that name.
+//
+// Two exceptions keep the owners of an ALTER's copy (copy.go): when t
+// was copied (SetCopy), the owners of copied rows move to the copy
+// before the others are given back; and when the copy itself is renamed
+// to the name its owners knew, it keeps them.
 func (t *Table) Rename(newDir string) (err error) {
 	defer recoverError(&err)
+	oldDir := t.Dir()
 	if err := t.rename(newDir); err != nil {
 		return err
+	}
+	t.mu.Lock()
+	c, adopted := t.copy, t.adopted
+	t.copy, t.adopted = nil, ""
+	t.mu.Unlock()
+	if c != nil {
+		t.moveOwnerships(c, oldDir)
+	}
+	if adopted != "" && adopted == newDir {
+		t.keepOwnerships()
+		return nil
 	}
 	t.endOwnerships()
 	return nil

@@ -169,7 +169,7 @@ typedef struct qc_owned {
 enum { QC_ADMIN_STATS = 1, QC_ADMIN_COMPACT = 2, QC_ADMIN_STATUS = 3,
        QC_ADMIN_COUNTERS = 4, QC_ADMIN_TABLES = 5, QC_ADMIN_CHECK = 6,
        QC_ADMIN_CHECK_QUICK = 7, QC_ADMIN_REPAIR = 8, QC_ADMIN_OPTIMIZE = 9,
-       QC_ADMIN_LOG = 10 };
+       QC_ADMIN_LOG = 10, QC_ADMIN_COPIED = 11 };
 
 /* QC_ADMIN_COUNTERS: the library's counters, one snapshot (fields from
    nearly the same instant). Counters count since the library was loaded,
@@ -354,6 +354,12 @@ int  qc_xa_resolve(const unsigned char *xid, size_t xidlen, int commit, qc_reque
    QC_EOF when there is none. The library calls notify(0) (token 0 is never
    a connection's) when lines are waiting; the handler then takes them all.
    Lines are written only for what normal operation does not produce. */
+/* QC_ADMIN_COPIED: an ALTER's table copy (path unused): buf holds uint64_t
+   values {src table handle, dst table handle, then per run: old first id,
+   new first id, count}, cap their size in bytes; dst holds the rows of
+   src in these runs. The next rename of src moves the ownerships of copied
+   rows to their copies (kept when dst is then renamed to src's former
+   name). */
 int  qc_admin(int op, const char *path, char *buf, size_t cap, size_t *len, qc_err *e);
 
 #endif /* QC_TYPES_ONLY */

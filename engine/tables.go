@@ -379,6 +379,29 @@ func (ent *tableEntry) markClosed() {
 	ent.fmu.Unlock()
 }
 
+// adminCopied is QC_ADMIN_COPIED: buf holds {src handle, dst handle,
+// runs as (old, new, count) triples} as uint64 values.
+func adminCopied(buf *C.char, capacity C.size_t) error {
+	n := int(capacity) / 8
+	if buf == nil || n < 5 || (n-2)%3 != 0 {
+		return errCode(qcEINVAL, "queue: bad arguments to QC_ADMIN_COPIED")
+	}
+	raw := unsafe.Slice((*uint64)(unsafe.Pointer(buf)), n)
+	from, err := tableOf(C.uint64_t(raw[0]))
+	if err != nil {
+		return err
+	}
+	to, err := tableOf(C.uint64_t(raw[1]))
+	if err != nil {
+		return err
+	}
+	rs := make([]core.CopyRun, (n-2)/3)
+	for i := range rs {
+		rs[i] = core.CopyRun{Old: raw[2+3*i], New: raw[3+3*i], N: raw[4+3*i]}
+	}
+	return from.t.SetCopy(to.t, rs)
+}
+
 //export qc_table_truncate
 func qc_table_truncate(table C.uint64_t, e *C.qc_err) (rc C.int) {
 	defer recoverToCode(&rc, e)

@@ -293,6 +293,8 @@ int ha_queue::truncate()
 
 /* ---------------- INSERT ---------------- */
 
+static bool is_table_copy(THD *thd);
+
 int ha_queue::write_row(const uchar *buf)
 {
   int failed= pack_row(buf);
@@ -359,12 +361,60 @@ int ha_queue::flush_inserts()
     return report(rc, e);
   }
   uint64_t first_id= 0;
-  int rc= queue_durable_append(ha_thd(), queue_conn_get(ha_thd(), false), tbl, packbuf.data(),
-                               lens.data(), static_cast<int>(lens.size()),
+  Queue_conn *conn= queue_conn_get(ha_thd(), false);
+  size_t n= lens.size();
+  int rc= queue_durable_append(ha_thd(), conn, tbl, packbuf.data(),
+                               lens.data(), static_cast<int>(n),
                                &first_id, &e);
   packbuf.clear();
   lens.clear();
+  if (rc == QC_OK && conn && copying_from(conn->copy))
+    pair_copied(conn->copy, first_id, n);
   return report(rc, e);
+}
+
+/* True when this handler writes the copy c logs the reads of: the same
+   ALTER statement, another table. */
+bool ha_queue::copying_from(const Queue_copy &c)
+{
+  THD *thd= ha_thd();
+  return c.src && c.src != tbl &&
+         c.query_id == (unsigned long long) thd->query_id && is_table_copy(thd);
+}
+
+/* The n rows just appended (ids first_id...) are the copies of the next n
+   ids the old table's scan logged. */
+void ha_queue::pair_copied(Queue_copy &c, uint64_t first_id, size_t n)
+{
+  if (c.broken || c.pending.size() - c.next < n)
+  {
+    c.broken= true;
+    return;
+  }
+  try
+  {
+    for (size_t i= 0; i < n; i++)
+    {
+      uint64_t o= c.pending[c.next + i], w= first_id + i;
+      size_t k= c.runs.size();
+      if (k && c.runs[k - 3] + c.runs[k - 1] == o && c.runs[k - 2] + c.runs[k - 1] == w)
+        c.runs[k - 1]++;
+      else
+      {
+        c.runs.push_back(o);
+        c.runs.push_back(w);
+        c.runs.push_back(1);
+      }
+    }
+  }
+  catch (...)
+  {
+    c.broken= true;
+    return;
+  }
+  c.next+= n;
+  c.pending.erase(c.pending.begin(), c.pending.begin() + c.next);
+  c.next= 0;
 }
 
 /* ALTER TABLE and friends copy the table's rows into a new table that
@@ -403,6 +453,27 @@ int ha_queue::end_bulk_insert()
   }
   else
     rc= flush_inserts();
+  /* A complete table copy: every row read was written, in order. */
+  Queue_conn *conn= queue_conn_get(ha_thd(), false);
+  if (conn && copying_from(conn->copy))
+  {
+    Queue_copy &c= conn->copy;
+    if (!rc && !ha_thd()->is_error() && !c.broken &&
+        c.next == c.pending.size() && !c.runs.empty())
+    {
+      qc_err e= {{0}};
+      bool ok= true;
+      try { c.runs.insert(c.runs.begin(), {c.src, tbl}); }
+      catch (...) { ok= false; }
+      if (ok && qc_admin(QC_ADMIN_COPIED, nullptr, reinterpret_cast<char*>(c.runs.data()),
+                   c.runs.size() * sizeof(uint64_t), nullptr, &e) != QC_OK)
+        sql_print_warning("QUEUE: rows owned during ALTER TABLE will be "
+                          "delivered again: %s", e.msg);
+    }
+    c.reset(0, 0, false);
+    c.pending.shrink_to_fit();
+    c.runs.shrink_to_fit();
+  }
   if (packbuf.capacity() > (1U << 20))
     std::vector<uchar>().swap(packbuf);
   return rc;
@@ -636,7 +707,21 @@ int ha_queue::rnd_init(bool)
     /* The image is not cached or may be stale: the library knows. */
   }
   /* A table copy reads every row, owned ones included: the old table is
-     dropped at the end, so a row a consumer owns would be lost otherwise. */
+     dropped at the end, so a row a consumer owns would be lost otherwise.
+     The ids read are logged so that owned rows stay owned in the copy. */
+  copy_log= nullptr;
+  if (copy)
+  {
+    THD *thd= ha_thd();
+    Queue_conn *conn= queue_conn_get(thd, true);
+    if (conn)
+    {
+      SELECT_LEX *sel= thd->lex->first_select_lex();
+      conn->copy.reset(tbl, (unsigned long long) thd->query_id,
+                       sel && sel->order_list.elements != 0);
+      copy_log= &conn->copy;
+    }
+  }
   int rc= qc_scan_open(tbl, session(), copy ? QC_SCAN_ALL : QC_SCAN_VISIBLE, &cursor);
   return qc_to_ha_err(rc, nullptr, rc != QC_OK);
 }
@@ -717,7 +802,13 @@ int ha_queue::rnd_next(uchar *buf)
                 "; a DELETE cannot evaluate its WHERE on a damaged row: remove it "
                 "with REPAIR TABLE or a DELETE without WHERE");
   }
-  return read_row(buf, rc, e);
+  rc= read_row(buf, rc, e);
+  if (rc == 0 && copy_log)
+  {
+    try { copy_log->pending.push_back(cur_id); }
+    catch (...) { copy_log->broken= true; }
+  }
+  return rc;
 }
 
 /* A single-table DELETE without WHERE, batched (its rows are logged from
@@ -732,6 +823,7 @@ bool ha_queue::delete_removes_damaged() const
 int ha_queue::rnd_end()
 {
   end_scan();
+  copy_log= nullptr;
   return 0;
 }
 

@@ -21,6 +21,7 @@ public:
 };
 
 struct Queue_owned;
+struct Queue_copy;
 
 class ha_queue final : public handler
 {
@@ -37,6 +38,9 @@ class ha_queue final : public handler
   /* An owner-mode scan served from the connection's cached row: 1 before
      the row is returned, 2 after; 0 for a library scan. */
   int owned_scan= 0;
+  /* A table copy's read of the old table: the connection's log of the
+     ids read (see Queue_copy), NULL otherwise. */
+  Queue_copy *copy_log= nullptr;
 
   qc_row rowbuf= {nullptr, 0, 0, 0}; /* last row read; BLOB fields point into it */
   std::vector<uchar> packbuf; /* payloads being written: one row, or a bulk */
@@ -59,6 +63,8 @@ class ha_queue final : public handler
   int pack_row(const uchar *record);
   int unpack_row(uchar *record, const uchar *payload, size_t len);
   int flush_inserts();
+  void pair_copied(Queue_copy &c, uint64_t first_id, size_t n);
+  bool copying_from(const Queue_copy &c);
   int flush_deletes();
   bool staging() const;
   int stage_deletes(const uint64_t *ids, size_t n);

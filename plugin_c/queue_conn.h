@@ -37,6 +37,7 @@
 #define QUEUE_CONN_H
 
 #include <string>
+#include <vector>
 #include "queue_core.h"
 
 class THD;
@@ -87,6 +88,32 @@ struct Queue_txn
   uint64_t stmt_mark;    /* the library's savepoint at that statement's start */
 };
 
+/* An ALTER's table copy run by this connection: the old table's handler
+   (rnd_next) logs the ids it reads, the new table's handler
+   (flush_inserts) pairs them with the ids its appends got, in order (the
+   server writes each row it reads, in read order, unless the ALTER has an
+   ORDER BY), and end_bulk_insert hands the pairs to the library
+   (qc_admin QC_ADMIN_COPIED), which moves the ownerships of copied rows to their
+   copies when the ALTER renames the old table away. */
+struct Queue_copy
+{
+  uint64_t src= 0;              /* the old table's handle, 0: no copy */
+  unsigned long long query_id= 0; /* the ALTER statement src belongs to */
+  bool broken= false;           /* pairing unknown: nothing is registered */
+  std::vector<uint64_t> pending; /* ids read from src, pending[next..] unpaired */
+  size_t next= 0;
+  std::vector<uint64_t> runs;   /* {old first id, new first id, count}... */
+  void reset(uint64_t from, unsigned long long query, bool unknown)
+  {
+    src= from;
+    query_id= query;
+    broken= unknown;
+    pending.clear();
+    next= 0;
+    runs.clear();
+  }
+};
+
 struct Queue_conn
 {
   uint64_t session;      /* qc session handle, 0 until created */
@@ -97,6 +124,7 @@ struct Queue_conn
   Queue_relay relay;
   Queue_one_stmt one_stmt;
   Queue_txn txn;
+  Queue_copy copy;
 };
 
 extern handlerton *queue_hton;

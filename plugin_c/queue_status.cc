@@ -18,6 +18,9 @@
 #include "sql_i_s.h"            // ST_FIELD_INFO, Show::Column
 #include "sql_acl.h"            // check_global_access, PROCESS_ACL
 #include "sql_table.h"          // filename_to_tablename
+#include "sql_plugin.h"         // st_plugin_int, PLUGIN_IS_DELETED
+#include "handler.h"            // hton2plugin
+#include <mysqld_error.h>
 #include <string>
 #include <vector>
 #include "queue_conn.h"          // queue_engine_ready
@@ -303,8 +306,39 @@ static int queue_tables_fill(THD *thd, TABLE_LIST *tables, Item *)
   return 0;
 }
 
+/*
+  UNINSTALL SONAME 'ha_queue.so' while queue tables are open (or a
+  connection holds engine state) leaves the engine plugin DELETED until the
+  last of them is closed; the library stays loaded. An INSTALL SONAME
+  meanwhile would skip the engine (the server still has it) and re-add only
+  this table: it would succeed and change nothing. This table's init is
+  the one hook such an INSTALL reaches, so it refuses the INSTALL with an
+  error saying what to do.
+*/
+static bool engine_being_uninstalled()
+{
+  handlerton *h= queue_hton;
+  if (!queue_engine_ready() || !h)
+    return false;
+  st_plugin_int *pi= hton2plugin[h->slot];
+  return pi && pi->state == PLUGIN_IS_DELETED;
+}
+
 int queue_tables_is_init(void *p)
 {
+  if (engine_being_uninstalled())
+  {
+    static const char msg[]=
+      "QUEUE: the engine is still being uninstalled: queue tables are open "
+      "or connections that used them are still there. Close them (FLUSH "
+      "TABLES, end those connections) and run INSTALL SONAME again, or "
+      "restart the server";
+    if (current_thd)
+      my_printf_error(ER_UNKNOWN_ERROR, "%s", MYF(0), msg);
+    sql_print_error("%s", msg);
+    return 1;
+  }
+
   ST_SCHEMA_TABLE *st= static_cast<ST_SCHEMA_TABLE*>(p);
   st->fields_info= Show::queue_tables_fields;
   st->fill_table= queue_tables_fill;

@@ -360,14 +360,20 @@ static bool wait_for_notify(THD *thd, Queue_conn *conn, long long timeout_s)
 /*
   Consuming a row writes to its table (the removal), so it respects what a
   DELETE respects: the global read lock (FLUSH TABLES WITH READ LOCK),
-  BACKUP STAGE and another session's LOCK TABLES ... WRITE. Before the
+  BACKUP STAGE and another connection's LOCK TABLES ... WRITE. Before the
   owned row's removal is queued, the connection takes the backup lock for
-  a data change (MDL_BACKUP_DML) and a shared-write metadata lock on the
-  owned row's table, and keeps them until the removal is durable. The wait
-  for them is bounded by lock_wait_timeout and interrupted by KILL (the
-  server's error is raised and nothing is consumed). Only the removal is
-  guarded: taking a row changes nothing on disk, and a waiting queue_wait
-  must not hold a table lock that DROP TABLE would wait for.
+  a data change (MDL_BACKUP_DML, as a DELETE's open_tables does) and a
+  shared-write metadata lock on the owned row's table, and keeps them
+  until the removal is durable. The wait for them is bounded by
+  lock_wait_timeout (for queue_wait also by its own timeout) and
+  interrupted by KILL; on failure the server's error is raised and
+  nothing is consumed (the row stays owned). The connection's own FLUSH
+  TABLES WITH READ LOCK, BACKUP STAGE or BACKUP LOCK refuse the removal
+  with the error a DELETE gets; its own LOCK TABLES ... WRITE satisfies
+  the table lock (a context never conflicts with its own locks).
+  Only the removal is guarded: taking a row changes nothing on disk, and a
+  queue_wait blocked waiting for rows holds no lock (it must not hold off
+  FLUSH TABLES WITH READ LOCK, BACKUP STAGE or DDL).
 */
 class Consume_locks
 {
@@ -376,13 +382,18 @@ class Consume_locks
 public:
   explicit Consume_locks(THD *t) : thd(t) {}
   ~Consume_locks() { release(); }
-  /* True (error raised) when the locks could not be had. Nothing to lock
-     when the connection owns no row. */
-  bool acquire(const Queue_owned &o)
+  /* True (error raised) when the locks could not be had within
+     min(lock_wait_timeout, max_wait_s) seconds (max_wait_s < 0: no
+     bound of its own). Nothing to lock when the connection owns no row. */
+  bool acquire(const Queue_owned &o, long long max_wait_s= -1)
   {
     if (!o.owner_mode || o.table.empty())
       return false;
+    if (thd->has_read_only_protection())
+      return true;
     double timeout= (double) thd->variables.lock_wait_timeout;
+    if (max_wait_s >= 0 && (double) max_wait_s < timeout)
+      timeout= (double) max_wait_s;
     MDL_request b;
     MDL_REQUEST_INIT(&b, MDL_key::BACKUP, "", "", MDL_BACKUP_DML, MDL_EXPLICIT);
     if (thd->mdl_context.acquire_lock(&b, timeout))
@@ -397,6 +408,13 @@ public:
       return true;
     }
     table= t.ticket;
+    /* A KILL that raced with the grant still stops the removal. */
+    if (thd_kill_level(thd) != THD_IS_NOT_KILLED)
+    {
+      release();
+      my_error(ER_QUERY_INTERRUPTED, MYF(0));
+      return true;
+    }
     return false;
   }
   void release()
@@ -608,12 +626,18 @@ static long long wait_once(THD *thd, UDF_ARGS *args, char *is_null, char *error)
   memset(&got, 0, sizeof(got));
   got.row= conn->owned.row;
   uint64_t token= (uint64_t) (uintptr_t) conn;
+  /* The wait for the consume locks counts against the timeout: the
+     wait for rows gets what is left of it. */
   Consume_locks locks(thd);
-  if (locks.acquire(conn->owned))
+  ulonglong started_us= microsecond_interval_timer();
+  if (locks.acquire(conn->owned, timeout))
   {
-    *error= 1;                  /* KILL or lock_wait_timeout: nothing changed */
+    *error= 1;                  /* KILL or a lock timeout: nothing changed */
     return 0;
   }
+  long long locked_s= (long long) ((microsecond_interval_timer() - started_us)
+                                   / 1000000);
+  timeout= locked_s >= timeout ? 0 : timeout - locked_s;
   int rc= qc_wait(conn->session, paths.data(), conds.data(), (int) nspecs,
                   token, &consume.req, &consuming, &got, &e);
   conn->owned.row= got.row;     /* the buffer, possibly grown */
