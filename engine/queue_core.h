@@ -257,6 +257,10 @@ int  qc_session_new(uint64_t *session);
 /* Cancels a pending wait, gives the owned row back, frees. */
 int  qc_session_free(uint64_t session);
 
+/* on != 0: the session's queue_wait never passes a row of a spec that
+   another session owns; it waits for it instead (queue_wait_in_order). */
+int  qc_session_in_order(uint64_t session, int on);
+
 /* queue_wait: if the session owns a row, its removal is queued as
    *consume (kind, session and done set by the caller; the library sets the
    rest) and *consuming = 1: the caller waits for consume->done before

@@ -80,6 +80,17 @@ func qc_session_free(h C.uint64_t) (rc C.int) {
 	return qcOK
 }
 
+//export qc_session_in_order
+func qc_session_in_order(h C.uint64_t, on C.int) (rc C.int) {
+	defer recoverToCode(&rc, nil)
+	s, err := sessionOf(h)
+	if err != nil {
+		return C.int(codeOf(err))
+	}
+	s.s.SetInOrder(on != 0)
+	return qcOK
+}
+
 // specsFor opens the tables of a queue_wait and resolves their filters.
 func specsFor(paths, conds **C.char, n int) ([]core.Spec, error) {
 	ps := unsafe.Slice(paths, n)

@@ -83,12 +83,16 @@ struct Queue_conn
   mysql_mutex_t mutex;   /* guards notified */
   mysql_cond_t cond;     /* signalled by queue_notify and by kill_query */
   bool notified;
+  bool in_order;         /* the session's in-order setting last passed to Go */
   Queue_owned owned;
   Queue_relay relay;
   Queue_one_stmt one_stmt;
 };
 
 extern handlerton *queue_hton;
+
+/* The connection's queue_wait_in_order (session variable). */
+bool queue_thd_wait_in_order(THD *thd);
 
 /* True between the engine's init and deinit. The SQL functions may outlive
    UNINSTALL SONAME (their own dlopen handle keeps the code mapped), so they

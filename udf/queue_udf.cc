@@ -529,6 +529,11 @@ static long long wait_once(THD *thd, UDF_ARGS *args, char *is_null, char *error)
     conds[i]= specs[i].cond.c_str();
   }
 
+  bool in_order= queue_thd_wait_in_order(thd);
+  if (in_order != conn->in_order &&
+      qc_session_in_order(conn->session, in_order ? 1 : 0) == QC_OK)
+    conn->in_order= in_order;
+
   /* Reset before registering: queue_notify may run as soon as the wait
      is registered inside qc_wait. */
   mysql_mutex_lock(&conn->mutex);
