@@ -497,14 +497,6 @@ func TestForwardReset(t *testing.T) {
 // forwarders into two destination tables. A forwarder of each kind is
 // killed once on the way.
 func TestForwardFanInFanOut(t *testing.T) {
-	if os.Getenv("QUEUE_FWD_FANOUT") == "" {
-		// About one run in ten, after the crash tests before it, the
-		// restarted fan-out forwarder stops receiving rows while rows
-		// matching its condition are still queued (docs/SCALING.md,
-		// "Known problem"). Until that is found and fixed this test runs
-		// only on request.
-		t.Skip("set QUEUE_FWD_FANOUT=1 to run it (known intermittent stall, docs/SCALING.md)")
-	}
 	needServers(t)
 	const n = 600
 	exec1(t, dstBox.db, "DROP TABLE IF EXISTS fw_in", "CREATE TABLE fw_in (src CHAR(1), id BIGINT NOT NULL) ENGINE=queue",
