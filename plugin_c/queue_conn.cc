@@ -26,7 +26,6 @@ Queue_conn *queue_conn_get(THD *thd, bool create)
   }
   conn->session= session;
   conn->notified= false;
-  conn->in_order= false;
   conn->owned.owner_mode= false;
   conn->owned.table_id= 0;
   conn->owned.epoch= 0;

@@ -83,7 +83,6 @@ struct Queue_conn
   mysql_mutex_t mutex;   /* guards notified */
   mysql_cond_t cond;     /* signalled by queue_notify and by kill_query */
   bool notified;
-  bool in_order;         /* the session's in-order setting last passed to Go */
   Queue_owned owned;
   Queue_relay relay;
   Queue_one_stmt one_stmt;

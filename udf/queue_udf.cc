@@ -529,11 +529,6 @@ static long long wait_once(THD *thd, UDF_ARGS *args, char *is_null, char *error)
     conds[i]= specs[i].cond.c_str();
   }
 
-  bool in_order= queue_thd_wait_in_order(thd);
-  if (in_order != conn->in_order &&
-      qc_session_in_order(conn->session, in_order ? 1 : 0) == QC_OK)
-    conn->in_order= in_order;
-
   /* Reset before registering: queue_notify may run as soon as the wait
      is registered inside qc_wait. */
   mysql_mutex_lock(&conn->mutex);
@@ -551,7 +546,8 @@ static long long wait_once(THD *thd, UDF_ARGS *args, char *is_null, char *error)
   memset(&got, 0, sizeof(got));
   got.row= conn->owned.row;
   uint64_t token= (uint64_t) (uintptr_t) conn;
-  int rc= qc_wait(conn->session, paths.data(), conds.data(), (int) nspecs,
+  int flags= queue_thd_wait_in_order(thd) ? QC_WAIT_IN_ORDER : 0;
+  int rc= qc_wait(conn->session, paths.data(), conds.data(), (int) nspecs, flags,
                   token, &consume.req, &consuming, &got, &e);
   conn->owned.row= got.row;     /* the buffer, possibly grown */
   if (rc == QC_OK)
