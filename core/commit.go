@@ -261,14 +261,14 @@ func (t *Table) commitLoop() {
 // committer goroutine: both are then requested with wakeWanted and
 // fillWanted.
 func (t *Table) commitAndComplete(batch []*request, lead bool) {
-	appended := t.commitBatch(batch)
+	wake := t.commitBatch(batch)
 	t.cmu.Lock()
 	t.inflight -= len(batch)
 	t.cmu.Unlock()
 	for _, r := range batch {
 		r.complete()
 	}
-	if appended {
+	if wake {
 		if !lead {
 			t.wake()
 		} else if !t.tryWake() {
@@ -296,15 +296,16 @@ func (t *Table) spaceLow() bool {
 	return seg.allocated-seg.end < preallocChunk/2 && seg.allocated < t.opts.SegmentSize
 }
 
-// commitBatch writes, syncs and publishes one batch. It reports whether rows
-// were appended (waiters should be woken). Every request gets its result.
+// commitBatch writes, syncs and publishes one batch. It reports whether
+// waiters should be woken: rows were appended, or a removed row was owned
+// by a connection. Every request gets its result.
 //
 // Steps: plan (ids, relay marks, removals, under t.mu read), place (the
 // active segment or a new one when the batch does not fit), encode, write,
 // sync, publish (the index under t.mu). Nothing is visible to readers or
 // acknowledged before the sync; a failure before it leaves the index as it
 // was, and the logical end does not move.
-func (t *Table) commitBatch(batch []*request) (appended bool) {
+func (t *Table) commitBatch(batch []*request) (wake bool) {
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
 	defer func() {
@@ -312,7 +313,7 @@ func (t *Table) commitBatch(batch []*request) (appended bool) {
 			err := fmt.Errorf("queue: internal error in commit: %v", r)
 			t.broken = fmt.Errorf("%w: %w", ErrIO, err)
 			failAll(batch, err)
-			appended = false
+			wake = false
 		}
 	}()
 	if t.broken != nil {
@@ -331,7 +332,9 @@ func (t *Table) commitBatch(batch []*request) (appended bool) {
 		return failAll(batch, err)
 	}
 	t.publishBatch(&p, batch)
-	return p.nrows > 0 || p.deliverable
+	// A removed row that a connection owned may have held back an
+	// in-order waiter (Session.SetInOrder).
+	return p.nrows > 0 || p.deliverable || p.ownerRemoved
 }
 
 // failAll gives every request of the batch err; it returns false (no rows
@@ -356,6 +359,7 @@ type batchPlan struct {
 	removeSet         map[uint64]bool
 	size              int // encoded size, segment header and state excluded
 	nrows             int
+	ownerRemoved      bool // a removed row was owned by a connection (not by Consume's placeholder)
 	rowsAt            []placedRow
 	buf               []byte
 	txns              bool // PREPARE or RESOLVE frames to write
@@ -564,6 +568,7 @@ func (t *Table) publishBatch(p *batchPlan, batch []*request) {
 				if o := t.owned[id]; o != nil {
 					if !o.consuming {
 						t.st.ownerEpoch.Add(1)
+						p.ownerRemoved = true
 					}
 					delete(t.owned, id)
 				}

@@ -39,10 +39,31 @@ type Session struct {
 	// owner's Consume is in flight stays owned by such a session (never a
 	// connection's), so nobody takes it before the removal commits.
 	consuming bool
+
+	// inOrder (guarded by mu): this session's takes never pass a row of
+	// the spec that another session owns (SetInOrder).
+	inOrder bool
 }
 
 // NewSession returns a session outside owner mode.
 func NewSession() *Session { return &Session{} }
+
+// SetInOrder makes the session's takes (TryTake, Register and the wake-ups
+// of its waits) deliver rows in row id order with respect to the other
+// sessions: a take does not hand out a row while an older row that passes
+// the spec's filter is owned by another session; it finds nothing instead
+// (a wait goes on until that row is consumed or given back). Rows whose
+// removal by their owner's Consume is in flight do not hold it back.
+//
+// A relay needs it: the destination drops a row at or below its mark for
+// the relay's slot, so a row given back after the relay has delivered a
+// newer one (a connection of a killed relay that the server has not closed
+// yet owned it) would be dropped there as already received.
+func (s *Session) SetInOrder(on bool) {
+	s.mu.Lock()
+	s.inOrder = on
+	s.mu.Unlock()
+}
 
 // OwnerMode reports whether the session is in owner mode (after a take or a
 // wait timeout, until Consume/Release/Leave).
@@ -277,10 +298,54 @@ func (t *Table) takeLocked(f *Filter, s *Session) (uint64, bool, error) {
 		return 0, false, nil
 	}
 	id := seg.idAt(i)
+	if s.isInOrder() && t.olderOwnedLocked(f, s, id) {
+		// Not handed out: f.pos stays at or below id.
+		if got != nil {
+			buf = got
+		}
+		if buf != nil {
+			s.mu.Lock()
+			if s.spare == nil {
+				s.spare = buf[:0]
+			}
+			s.mu.Unlock()
+		}
+		return 0, false, nil
+	}
 	f.pos = id + 1
 	t.owned[id] = s
 	s.setOwned(t, id, got)
 	return id, true, nil
+}
+
+func (s *Session) isInOrder() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inOrder
+}
+
+// olderOwnedLocked reports whether a live row older than id that passes f
+// is owned by a session other than s, not counting rows whose removal by
+// Consume is in flight. A row that cannot be read counts as passing f.
+// Caller holds t.mu; the owned rows are few (one per consumer).
+func (t *Table) olderOwnedLocked(f *Filter, s *Session, id uint64) bool {
+	for oid, o := range t.owned {
+		if oid >= id || o == s || o.consuming {
+			continue
+		}
+		seg, k, found := t.locateLocked(oid)
+		if !found || !seg.isLive(k) {
+			continue
+		}
+		if f.match == nil {
+			return true
+		}
+		p, err := readPayload(seg, seg.offs[k], seg.lens[k], oid, nil)
+		if err != nil || safeMatch(f.match, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // SkipDamaged handles err, the error of reading the row s owns: when it is
@@ -308,6 +373,7 @@ func (s *Session) SkipDamaged(err error) bool {
 	}
 	s.addSkipped(fmt.Errorf("table %s: %w", t.Dir(), err))
 	s.clear()
+	t.wake() // an in-order waiter may have been held back by this row
 	return true
 }
 

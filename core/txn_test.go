@@ -17,7 +17,7 @@ func crashReopen(t *testing.T, m *memFS) *Table {
 	return tb
 }
 
-func takeOne(t *testing.T, tb *Table) (*Session, uint64) {
+func takeNew(t *testing.T, tb *Table) (*Session, uint64) {
 	t.Helper()
 	s := NewSession()
 	idx, err := s.TryTake([]Spec{{Table: tb}})
@@ -35,7 +35,7 @@ func TestTxnRowsInvisibleUntilCommit(t *testing.T) {
 	require.NoError(t, x.Add([][]byte{row(1), row(2)}, 0))
 	ids, _ := scanAll(t, tb, nil)
 	require.Empty(t, ids)
-	_, id := takeOne(t, tb)
+	_, id := takeNew(t, tb)
 	require.Zero(t, id, "an uncommitted row was delivered")
 	require.NoError(t, x.Commit())
 	ids, rows := scanAll(t, tb, nil)
@@ -52,19 +52,19 @@ func TestTxnRollbackWritesNothingAndReturnsHeldRows(t *testing.T) {
 	require.NoError(t, err)
 	x := tb.Begin()
 	require.NoError(t, x.Add([][]byte{row(9)}, 0))
-	s, id := takeOne(t, tb)
+	s, id := takeNew(t, tb)
 	require.Equal(t, uint64(1), id)
 	require.True(t, x.HoldOwned(s))
 	require.False(t, s.OwnerMode())
 	// The held row is delivered to nobody, shown by no scan.
-	s2, id2 := takeOne(t, tb)
+	s2, id2 := takeNew(t, tb)
 	require.Equal(t, uint64(2), id2)
 	s2.Release(false)
 	ids, _ := scanAll(t, tb, nil)
 	require.Equal(t, []uint64{2, 3}, ids)
 	require.NoError(t, x.Rollback())
 	// Back at its position: delivered first.
-	_, id = takeOne(t, tb)
+	_, id = takeNew(t, tb)
 	require.Equal(t, uint64(1), id)
 	tb2 := crashReopen(t, m)
 	ids, _ = scanAll(t, tb2, nil)
@@ -76,7 +76,7 @@ func TestTxnCommitRemovesHeldRowsAtomicallyWithRows(t *testing.T) {
 	_, _, err := tb.Append([][]byte{row(1), row(2), row(3)}, nil)
 	require.NoError(t, err)
 	x := tb.Begin()
-	s, id := takeOne(t, tb)
+	s, id := takeNew(t, tb)
 	require.True(t, x.HoldOwned(s))
 	n, err := x.Hold([]uint64{id, 3, 77}, nil) // id already held: not twice
 	require.NoError(t, err)
@@ -95,7 +95,7 @@ func TestTxnHoldLeavesRowsOwnedByOthers(t *testing.T) {
 	_, tb := newMemTable(t)
 	_, _, err := tb.Append([][]byte{row(1), row(2)}, nil)
 	require.NoError(t, err)
-	other, id := takeOne(t, tb)
+	other, id := takeNew(t, tb)
 	require.Equal(t, uint64(1), id)
 	x := tb.Begin()
 	n, err := x.Hold([]uint64{1, 2}, nil)
@@ -124,16 +124,16 @@ func TestTxnSavepoint(t *testing.T) {
 	require.NoError(t, err)
 	x := tb.Begin()
 	require.NoError(t, x.Add([][]byte{row(10)}, 0))
-	s, _ := takeOne(t, tb)
+	s, _ := takeNew(t, tb)
 	require.True(t, x.HoldOwned(s))
 	m := x.Mark()
 	require.NoError(t, x.Add([][]byte{row(11)}, 0))
-	s, id := takeOne(t, tb)
+	s, id := takeNew(t, tb)
 	require.Equal(t, uint64(2), id)
 	require.True(t, x.HoldOwned(s))
 	x.RollbackTo(m)
 	// Row 2 is back; row 1 stays held.
-	_, id = takeOne(t, tb)
+	_, id = takeNew(t, tb)
 	require.Equal(t, uint64(2), id)
 	require.NoError(t, x.Commit())
 	ids, rows := scanAll(t, tb, nil)
@@ -158,7 +158,7 @@ func TestTxnPrepareCommitAcrossCrash(t *testing.T) {
 			require.NoError(t, err)
 			x := tb.Begin()
 			require.NoError(t, x.Add([][]byte{row(3), row(4)}, 0))
-			s, id := takeOne(t, tb)
+			s, id := takeNew(t, tb)
 			require.Equal(t, uint64(1), id)
 			require.True(t, x.HoldOwned(s))
 			require.NoError(t, x.Prepare("xid-1"))
@@ -170,7 +170,7 @@ func TestTxnPrepareCommitAcrossCrash(t *testing.T) {
 			tb2 := crashReopen(t, m)
 			ids, _ = scanAll(t, tb2, nil)
 			require.Equal(t, []uint64{2}, ids, "a prepared transaction is invisible after recovery")
-			_, id = takeOne(t, tb2)
+			_, id = takeNew(t, tb2)
 			require.Equal(t, uint64(2), id)
 			px := tb2.PreparedTxns()
 			require.Len(t, px, 1)
@@ -208,12 +208,12 @@ func TestTxnPreparedRowsDeliveredAfterCommitToWaitingFilter(t *testing.T) {
 	require.NoError(t, x.Prepare("x"))
 	// A take that finds nothing moves the filter position past the
 	// prepared row; the commit must move it back.
-	_, id := takeOne(t, tb)
+	_, id := takeNew(t, tb)
 	require.Zero(t, id)
 	_, _, err := tb.Append([][]byte{row(2)}, nil)
 	require.NoError(t, err)
 	require.NoError(t, x.Commit())
-	_, id = takeOne(t, tb)
+	_, id = takeNew(t, tb)
 	require.Equal(t, uint64(1), id)
 }
 

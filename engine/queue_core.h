@@ -39,7 +39,12 @@
 extern "C" {
 #endif
 
-#define QC_ABI_VERSION 3
+#define QC_ABI_VERSION 4
+
+/* qc_wait flags. QC_WAIT_IN_ORDER (queue_wait_in_order): the take never
+   passes a row of a spec that another session owns; while one is owned the
+   spec has no row (the wait goes on until it is consumed or given back). */
+#define QC_WAIT_IN_ORDER 1
 
 /* Status codes. The Go side uses these definitions (engine/status.go). */
 #define QC_OK         0
@@ -281,7 +286,7 @@ int  qc_session_free(uint64_t session);
    Errors (owner mode left, nothing taken): QC_ENOENT (not a queue table),
    QC_EINVAL (condition error; the message has the position), QC_EIO, ... */
 int  qc_wait(uint64_t session, const char *const *paths, const char *const *conds,
-             int n, uint64_t token, qc_request *consume, int *consuming,
+             int n, int flags, uint64_t token, qc_request *consume, int *consuming,
              qc_owned *out, qc_err *e);
 /* The end of a pending qc_wait: unregisters; out->idx = the spec whose row
    was assigned (with the row), or -1 (timeout: owner mode without a row;

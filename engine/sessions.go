@@ -118,7 +118,7 @@ func specsFor(paths, conds **C.char, n int) ([]core.Spec, error) {
 }
 
 //export qc_wait
-func qc_wait(h C.uint64_t, paths, conds **C.char, n C.int, token C.uint64_t,
+func qc_wait(h C.uint64_t, paths, conds **C.char, n C.int, flags C.int, token C.uint64_t,
 	consume *C.qc_request, consuming *C.int, out *C.qc_owned, e *C.qc_err) (rc C.int) {
 	defer recoverToCode(&rc, e)
 	if consuming != nil {
@@ -161,6 +161,8 @@ func qc_wait(h C.uint64_t, paths, conds **C.char, n C.int, token C.uint64_t,
 	if err != nil {
 		return setErr(e, err)
 	}
+	// Also for the takes of qc_wait_end (after a damaged row).
+	s.s.SetInOrder(flags&C.QC_WAIT_IN_ORDER != 0)
 	tok := uint64(token)
 	for skips := 0; ; skips++ {
 		got, w, err := s.s.Register(specs, func() { notify(tok) })

@@ -1163,9 +1163,21 @@ static MYSQL_SYSVAR_ULONG(default_wait_timeout, queue_default_wait_timeout,
   "argument (0: check once)",
   nullptr, nullptr, 60, 0, 365UL * 24 * 3600, 0);
 
+static MYSQL_THDVAR_BOOL(wait_in_order, PLUGIN_VAR_OPCMDARG,
+  "queue_wait of this connection never passes a row that another connection "
+  "owns: it waits until that row is consumed or given back (a relay, which "
+  "must deliver its rows in row id order)",
+  nullptr, nullptr, FALSE);
+
+bool queue_thd_wait_in_order(THD *thd)
+{
+  return THDVAR(thd, wait_in_order);
+}
+
 static struct st_mysql_sys_var *queue_sysvars[]= {
   MYSQL_SYSVAR(default_wait_timeout),
   MYSQL_SYSVAR(max_statement_size),
+  MYSQL_SYSVAR(wait_in_order),
   nullptr
 };
 

@@ -129,6 +129,9 @@ struct Queue_conn
 
 extern handlerton *queue_hton;
 
+/* The connection's queue_wait_in_order (session variable). */
+bool queue_thd_wait_in_order(THD *thd);
+
 /* True between the engine's init and deinit. The SQL functions may outlive
    UNINSTALL SONAME (their own dlopen handle keeps the code mapped), so they
    check this before touching any engine state. */

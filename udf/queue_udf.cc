@@ -638,7 +638,8 @@ static long long wait_once(THD *thd, UDF_ARGS *args, char *is_null, char *error)
   long long locked_s= (long long) ((microsecond_interval_timer() - started_us)
                                    / 1000000);
   timeout= locked_s >= timeout ? 0 : timeout - locked_s;
-  int rc= qc_wait(conn->session, paths.data(), conds.data(), (int) nspecs,
+  int flags= queue_thd_wait_in_order(thd) ? QC_WAIT_IN_ORDER : 0;
+  int rc= qc_wait(conn->session, paths.data(), conds.data(), (int) nspecs, flags,
                   token, &consume.req, &consuming, &got, &e);
   conn->owned.row= got.row;     /* the buffer, possibly grown */
   if (rc == QC_OK)

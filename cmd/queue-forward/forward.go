@@ -38,6 +38,16 @@ type forwarder struct {
 }
 
 func newForwarder(src, dst endpoint, cond string, sender int, reset bool, logger *log.Logger) (*forwarder, error) {
+	// The destination drops a row at or below its mark for the slot, so
+	// rows must reach it in source row id order. A connection of a
+	// forwarder that was killed may still own a row (the server closes it
+	// when it notices); an ordinary queue_wait would pass that row, and when
+	// it came back it would be dropped as already received. In order,
+	// queue_wait waits for it instead.
+	if src.cfg.Params == nil {
+		src.cfg.Params = map[string]string{}
+	}
+	src.cfg.Params["queue_wait_in_order"] = "1"
 	srcDB, err := client.OpenConfig(src.cfg)
 	if err != nil {
 		return nil, err

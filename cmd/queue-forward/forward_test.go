@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"math/rand"
 	"os"
@@ -496,14 +497,6 @@ func TestForwardReset(t *testing.T) {
 // forwarders into two destination tables. A forwarder of each kind is
 // killed once on the way.
 func TestForwardFanInFanOut(t *testing.T) {
-	if os.Getenv("QUEUE_FWD_FANOUT") == "" {
-		// About one run in ten, after the crash tests before it, the
-		// restarted fan-out forwarder stops receiving rows while rows
-		// matching its condition are still queued (docs/SCALING.md,
-		// "Known problem"). Until that is found and fixed this test runs
-		// only on request.
-		t.Skip("set QUEUE_FWD_FANOUT=1 to run it (known intermittent stall, docs/SCALING.md)")
-	}
 	needServers(t)
 	const n = 600
 	exec1(t, dstBox.db, "DROP TABLE IF EXISTS fw_in", "CREATE TABLE fw_in (src CHAR(1), id BIGINT NOT NULL) ENGINE=queue",
@@ -545,6 +538,58 @@ func TestForwardFanInFanOut(t *testing.T) {
 		if got != c.want {
 			t.Errorf("%s: %s, want %s", c.q, got, c.want)
 		}
+	}
+}
+
+// A row still owned by another connection of the source (the server has
+// not yet closed the connection of a forwarder that was killed) is
+// delivered before any row after it: the forwarder waits for it instead of
+// overtaking it. Overtaken, it would come back below the destination's
+// mark for the slot and be dropped there as already received: lost.
+func TestForwardWaitsForOwnedRow(t *testing.T) {
+	needServers(t)
+	const n = 40
+	exec1(t, srcBox.db, "DROP TABLE IF EXISTS fw_held", "CREATE TABLE fw_held (id BIGINT NOT NULL) ENGINE=queue",
+		fmt.Sprintf("INSERT INTO fw_held SELECT seq FROM seq_1_to_%d", n))
+	exec1(t, dstBox.db, "DROP TABLE IF EXISTS fw_held", "CREATE TABLE fw_held (id BIGINT NOT NULL) ENGINE=queue")
+	// The connection of the forwarder that died: it owns row 3 (id 3), the
+	// first odd row after the rows 1 and 2 that are consumed.
+	exec1(t, srcBox.db, "DELETE FROM fw_held WHERE id < 3")
+	ctx := context.Background()
+	held, err := srcBox.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	var got int
+	if err := held.QueryRowContext(ctx, "SELECT queue_wait('fw_held:id % 2 = 1', 1)").Scan(&got); err != nil || got != 1 {
+		t.Fatalf("queue_wait: %d %v", got, err)
+	}
+	var owned int
+	if err := held.QueryRowContext(ctx, "SELECT id FROM fw_held").Scan(&owned); err != nil || owned != 3 {
+		t.Fatalf("owned row: %d %v", owned, err)
+	}
+	p := startForwarder(t, "--sender", "10", "--src-cond", "id % 2 = 1", srcBox.dbi("fw_held"), dstBox.dbi("fw_held"))
+	waitFor(t, "the forwarder's first line", 10*time.Second, func() bool { return strings.Contains(p.out.String(), "forwarding ") })
+	time.Sleep(time.Second)
+	if c := count(dstBox.db, "fw_held"); c != 0 {
+		t.Errorf("%d rows delivered while row 3 was owned by another connection", c)
+	}
+	// The connection ends: row 3 goes back to the queue.
+	_ = held.Raw(func(any) error { return driver.ErrBadConn })
+	held.Close()
+	waitFor(t, "the odd rows delivered", 30*time.Second, func() bool {
+		var left int
+		_ = srcBox.db.QueryRow("SELECT COUNT(*) FROM fw_held WHERE id % 2 = 1").Scan(&left)
+		return left == 0
+	})
+	p.stop(t)
+	var ids string
+	if err := dstBox.db.QueryRow("SELECT CONCAT(COUNT(*), ' ', COUNT(DISTINCT id), ' ', MIN(id), ' ', SUM(id % 2)) FROM fw_held").Scan(&ids); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%d %d 3 %d", n/2-1, n/2-1, n/2-1); ids != want {
+		t.Errorf("destination: count, distinct, min, odd = %s, want %s\n%s", ids, want, p.out)
 	}
 }
 

@@ -280,7 +280,7 @@ static int do_wait(uint64_t s, const char *const *paths, const char *const *cond
   req_init(&q, QC_REQ_END);
   q.r.session = s;
   int cons = -7;
-  int rc = qc_wait(s, paths, conds, n, token, &q.r, &cons, got, e);
+  int rc = qc_wait(s, paths, conds, n, 0, token, &q.r, &cons, got, e);
   CHECK(cons == 0 || cons == 1);
   int c = QC_OK;
   if (cons == 1)
@@ -790,8 +790,8 @@ int main(int argc, char **argv)
     e.msg[0] = 0;
     CHECK_RC(do_wait(s, nope, all, 1, 41, &got, &consuming, &crc, &e), QC_ENOENT);
     CHECK(e.msg[0] != 0);
-    CHECK_RC(qc_wait(s, paths, all, 0, 41, NULL, &consuming, &got, &e), QC_EINVAL);
-    CHECK_RC(qc_wait(987654, paths, all, 1, 41, NULL, &consuming, &got, &e), QC_EBADF);
+    CHECK_RC(qc_wait(s, paths, all, 0, 0, 41, NULL, &consuming, &got, &e), QC_EINVAL);
+    CHECK_RC(qc_wait(987654, paths, all, 1, 0, 41, NULL, &consuming, &got, &e), QC_EBADF);
     /* an empty condition is every row */
     const char *empty[1] = { "" };
     CHECK_RC(do_wait(s, paths, empty, 1, 41, &got, &consuming, &crc, &e), QC_OK);
