@@ -106,7 +106,7 @@ type Table struct {
 	// active segment without an fdatasync; guarded by wmu. The next synced
 	// batch, a rotation, SyncLazy or close makes it durable.
 	unsynced bool
-	loopDone   chan struct{}
+	loopDone chan struct{}
 
 	compactMu sync.Mutex // serialises compactions and excludes truncate/rename/close
 	// staleIndex is set when a compaction replaced a segment file but could
