@@ -227,7 +227,7 @@ enum { QC_SCAN_VISIBLE = 0, QC_SCAN_ALL = 1 };
 enum { QC_TXN_ROWS = 1, QC_TXN_DELETE = 2, QC_TXN_CONSUME = 3 };
 enum { QC_TXN_PREPARE = 1, QC_TXN_COMMIT = 2, QC_TXN_ROLLBACK = 3,
        QC_TXN_COMMIT_NOSYNC = 4 };
-enum { QC_SP_SET = 1, QC_SP_ROLLBACK = 2, QC_SP_RELEASE = 3 };
+enum { QC_SP_SET = 1, QC_SP_ROLLBACK = 2, QC_SP_RELEASE = 3, QC_SP_STMT = 4 };
 
 /* The Go side includes this header with QC_TYPES_ONLY defined: cgo declares
    the exported functions itself (with non-const pointers, the same ABI). */
@@ -317,7 +317,8 @@ int  qc_txn_stage(uint64_t session, int op, uint64_t table, const unsigned char 
 /* Savepoints (SAVEPOINT, and each statement of a transaction):
    QC_SP_SET stores a new mark in *mark; QC_SP_ROLLBACK undoes what was
    staged after *mark (held rows go back to the queue) and forgets later
-   marks; QC_SP_RELEASE forgets *mark. */
+   marks; QC_SP_RELEASE forgets *mark; QC_SP_STMT (a statement's mark)
+   forgets *mark unless it is 0 and stores a new mark in *mark. */
 int  qc_txn_savepoint(uint64_t session, int op, uint64_t *mark);
 /* Ends the session's transaction: QC_TXN_PREPARE (xid: the server's
    transaction id, serialized, at most 256 bytes) writes its rows and

@@ -162,7 +162,10 @@ func qc_txn_savepoint(h C.uint64_t, op C.int, mark *C.uint64_t) (rc C.int) {
 	}
 	k := uint64(*mark)
 	switch op {
-	case C.QC_SP_SET:
+	case C.QC_SP_SET, C.QC_SP_STMT:
+		if op == C.QC_SP_STMT && k != 0 {
+			delete(tx.marks, k)
+		}
 		m := make([]core.TxnMark, len(tx.parts))
 		for i, x := range tx.parts {
 			m[i] = x.Mark()

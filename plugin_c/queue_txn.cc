@@ -36,16 +36,16 @@ void queue_txn_join(THD *thd, Queue_conn *conn)
   t.active= true;
   if (all && t.stmt_query_id != thd->query_id)
   {
-    if (t.stmt_query_id)
-      qc_txn_savepoint(conn->session, QC_SP_RELEASE, &t.stmt_mark);
-    uint64_t mark= 0;
-    if (qc_txn_savepoint(conn->session, QC_SP_SET, &mark) == QC_OK)
+    /* One call replaces the previous statement's mark (kept until now:
+       a statement that ends well needs no call). */
+    uint64_t mark= t.stmt_mark;
+    if (qc_txn_savepoint(conn->session, QC_SP_STMT, &mark) == QC_OK)
     {
       t.stmt_mark= mark;
       t.stmt_query_id= thd->query_id;
     }
     else
-      t.stmt_query_id= 0;
+      t.stmt_mark= t.stmt_query_id= 0;
   }
 }
 
@@ -151,17 +151,10 @@ static int queue_prepare(handlerton *, THD *thd, bool all)
 
 static int queue_commit(handlerton *, THD *thd, bool all)
 {
+  /* A statement's end inside a transaction: its savepoint is replaced by
+     the next statement that writes. */
   if (!all && multi_statement(thd))
-  {
-    /* The statement's savepoint is not needed any more. */
-    Queue_conn *conn= queue_conn_get(thd, false);
-    if (conn && conn->txn.stmt_query_id)
-    {
-      qc_txn_savepoint(conn->session, QC_SP_RELEASE, &conn->txn.stmt_mark);
-      conn->txn.stmt_query_id= 0;
-    }
     return 0;
-  }
   Queue_conn *conn= queue_conn_get(thd, false);
   int op= conn && conn->txn.lazy_commit ? QC_TXN_COMMIT_NOSYNC : QC_TXN_COMMIT;
   return txn_end(thd, op, "COMMIT") ? HA_ERR_INTERNAL_ERROR : 0;
@@ -187,11 +180,10 @@ static int queue_rollback(handlerton *, THD *thd, bool all)
     return 0;
   if (!all && multi_statement(thd))
   {
-    /* A failed statement: undo its part only. */
-    if (conn->txn.stmt_query_id)
+    /* A failed statement: undo its part only (if it wrote). */
+    if (conn->txn.stmt_query_id == thd->query_id && conn->txn.stmt_mark)
     {
       qc_txn_savepoint(conn->session, QC_SP_ROLLBACK, &conn->txn.stmt_mark);
-      qc_txn_savepoint(conn->session, QC_SP_RELEASE, &conn->txn.stmt_mark);
       conn->txn.stmt_query_id= 0;
     }
     return 0;
