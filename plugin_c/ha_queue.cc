@@ -746,12 +746,8 @@ int ha_queue::read_row(uchar *buf, int rc, const qc_err &e)
 /* Unpacks the connection's cached owned row. It is copied first: BLOB
    fields point into rowbuf, which lives as long as the handler, while the
    connection's buffer is reused by the next queue_wait. */
-int ha_queue::read_owned(uchar *buf)
+int ha_queue::read_owned(uchar *buf, const Queue_owned *o)
 {
-  bool owner_mode;
-  const Queue_owned *o= cached_owned(&owner_mode);
-  if (!o)
-    return HA_ERR_END_OF_FILE;
   if (rowbuf.cap < o->row.len)
   {
     unsigned char *p= static_cast<unsigned char*>(realloc(rowbuf.buf, o->row.len));
@@ -774,7 +770,15 @@ int ha_queue::rnd_next(uchar *buf)
     if (owned_scan == 2)
       return HA_ERR_END_OF_FILE;
     owned_scan= 2;
-    return read_owned(buf);
+    /* Checked again: the image rnd_init found valid may have gone stale
+       since (another connection changed the table's owner epoch). The
+       library then has the row. */
+    bool owner_mode;
+    if (const Queue_owned *o= cached_owned(&owner_mode))
+      return read_owned(buf, o);
+    owned_scan= 0;
+    if (int rc= qc_scan_open(tbl, session(), QC_SCAN_VISIBLE, &cursor))
+      return qc_to_ha_err(rc, nullptr, true);
   }
   if (!cursor)
     return HA_ERR_END_OF_FILE;
@@ -838,7 +842,7 @@ int ha_queue::rnd_pos(uchar *buf, uchar *pos)
   bool owner_mode;
   const Queue_owned *o= cached_owned(&owner_mode);
   if (o && o->row.id == id)
-    return read_owned(buf);
+    return read_owned(buf, o);
   qc_err e;
   e.msg[0]= 0;
   return read_row(buf, qc_get(tbl, id, &rowbuf, &e), e);

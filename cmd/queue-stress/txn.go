@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -86,13 +87,17 @@ func runTxnStress(ctx context.Context, db *sql.DB, c config) error {
 	r := l.check()
 	fmt.Printf("queue-stress: txn, %d producers, %d consumers: %s in %.1fs\n",
 		c.producers, c.consumers, r, time.Since(start).Seconds())
-	// The guarantees first: a run that stalled because a message never
-	// came is reported by what went wrong with the messages.
-	if err := r.ok(); err != nil {
-		return err
-	}
+	// Both the guarantees and the workers' errors are reported: a worker
+	// that failed may be why a message never came.
+	var werrs []error
 	for err := range errs {
-		return err
+		werrs = append(werrs, err)
+	}
+	if err := r.ok(); err != nil {
+		return errors.Join(append([]error{err}, werrs...)...)
+	}
+	if len(werrs) > 0 {
+		return errors.Join(werrs...)
 	}
 	var left int
 	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+c.table).Scan(&left); err != nil {
