@@ -293,7 +293,7 @@ func (t *Table) spaceLow() bool {
 		return false
 	}
 	seg := t.segs[len(t.segs)-1]
-	return seg.allocated-seg.end < preallocChunk/2 && seg.allocated < t.opts.SegmentSize
+	return seg.allocated-seg.end < preallocChunk/2 && seg.allocated < t.segmentSize()
 }
 
 // commitBatch writes, syncs and publishes one batch. It reports whether
@@ -362,8 +362,9 @@ type batchPlan struct {
 	ownerRemoved      bool // a removed row was owned by a connection (not by Consume's placeholder)
 	rowsAt            []placedRow
 	buf               []byte
-	txns              bool // PREPARE or RESOLVE frames to write
-	deliverable       bool // a RESOLVE made rows deliverable
+	txns              bool  // PREPARE or RESOLVE frames to write
+	ms                int64 // enqueue time of the batch's rows (COMMIT frame)
+	deliverable       bool  // a RESOLVE made rows deliverable
 }
 
 type placedRow struct {
@@ -434,7 +435,7 @@ func (t *Table) planBatch(batch []*request) batchPlan {
 // when the batch does not fit and the active segment has rows.
 func (t *Table) placeBatch(p *batchPlan) error {
 	p.seg = p.active
-	if p.end+int64(p.size) <= t.opts.SegmentSize || p.active.nrows() == 0 {
+	if p.end+int64(p.size) <= t.segmentSize() || p.active.nrows() == 0 {
 		return nil
 	}
 	fresh, err := t.createSegment(p.dir, p.active.seq+1)
@@ -492,7 +493,8 @@ func (t *Table) encodeBatch(p *batchPlan, batch []*request) {
 		buf = appendRemoveFrame(buf, ids)
 		q.removes = ids
 	}
-	buf = appendCommitFrame(buf, p.commits+1, uint32(p.end))
+	p.ms = t.nowMs()
+	buf = appendCommitFrame(buf, p.commits+1, uint32(p.end), p.ms)
 	if cap(buf) <= 4<<20 {
 		t.wbuf = buf
 	}
@@ -540,10 +542,12 @@ func (t *Table) publishBatch(p *batchPlan, batch []*request) {
 	if p.fresh != nil {
 		t.segs = append(t.segs, p.fresh)
 	}
+	first := p.seg.nrows()
 	for _, r := range p.rowsAt {
 		p.seg.addRow(r.id, r.off, r.n, true)
 		t.st.bytesWritten.Add(uint64(r.n))
 	}
+	p.seg.noteBatch(first, p.ms)
 	p.seg.end = p.end + int64(len(p.buf))
 	p.seg.commits = p.commits + 1
 	t.nextID, t.marks = p.nextID, p.marks
@@ -584,6 +588,14 @@ func (t *Table) publishBatch(p *batchPlan, batch []*request) {
 	if removed > 0 {
 		t.kickCompaction()
 	}
+}
+
+// nowMs is the enqueue time of a batch being written (unix ms).
+func (t *Table) nowMs() int64 {
+	if t.opts.Now != nil {
+		return t.opts.Now()
+	}
+	return time.Now().UnixMilli()
 }
 
 // createSegment creates log segment seq (not yet durable: the caller syncs

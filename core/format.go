@@ -44,7 +44,8 @@ const (
 	stateBodySize   = 8 + 8 + 8*MaxRelaySlots // nextRowID, prevCommits, marks
 	rowBodyMin      = 8                       // row id
 	relayBodySize   = 1 + 8                   // slot, row id
-	commitBodySize  = 8 + 8 + 4               // magic, commit number, batch start
+	commitBodySize  = 8 + 8 + 4 + 8           // magic, commit number, batch start, time
+	commitBodyOld   = 8 + 8 + 4               // written before the time was added
 	prepareBodyMin  = 2 + 8 + 4 + 4           // xid length, first row, rows, removals (+ xid, ids)
 	resolveBodyMin  = 1 + 2                   // outcome, xid length (+ xid)
 
@@ -140,7 +141,7 @@ func validBodySize(typ byte, n int) bool {
 	case recRelay:
 		return n == relayBodySize
 	case recCommit:
-		return n == commitBodySize
+		return n == commitBodySize || n == commitBodyOld
 	case recPrepare:
 		return n >= prepareBodyMin
 	case recResolve:
@@ -242,24 +243,35 @@ func appendRelayFrame(dst []byte, slot int, rowID uint64) []byte {
 	return appendFrame(dst, recRelay, b[:])
 }
 
-func appendCommitFrame(dst []byte, n uint64, batchStart uint32) []byte {
+// appendCommitFrame appends a COMMIT frame. ms is when the batch's rows
+// were enqueued (unix milliseconds; 0: unknown).
+func appendCommitFrame(dst []byte, n uint64, batchStart uint32, ms int64) []byte {
 	var b [commitBodySize]byte
 	copy(b[:], commitMagic)
 	binary.LittleEndian.PutUint64(b[8:], n)
 	binary.LittleEndian.PutUint32(b[16:], batchStart)
+	binary.LittleEndian.PutUint64(b[20:], uint64(ms))
 	return appendFrame(dst, recCommit, b[:])
 }
 
 type commitRecord struct {
 	n          uint64 // commit number within the segment, from 1
 	batchStart uint32 // offset of the batch's first frame
+	ms         int64  // enqueue time of the batch's rows, unix ms; 0: unknown (old frame)
 }
 
 func decodeCommit(body []byte) (commitRecord, bool) {
 	if string(body[:8]) != commitMagic {
 		return commitRecord{}, false
 	}
-	return commitRecord{n: binary.LittleEndian.Uint64(body[8:]), batchStart: binary.LittleEndian.Uint32(body[16:])}, true
+	c := commitRecord{n: binary.LittleEndian.Uint64(body[8:]), batchStart: binary.LittleEndian.Uint32(body[16:])}
+	if len(body) == commitBodySize {
+		c.ms = int64(binary.LittleEndian.Uint64(body[20:]))
+		if c.ms < 0 {
+			c.ms = 0
+		}
+	}
+	return c, true
 }
 
 // prepareRecord is the body of recPrepare: the transaction xid prepared

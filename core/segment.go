@@ -51,6 +51,12 @@ type segment struct {
 	// (0: none). Compaction must keep both kinds of frame (compact.go).
 	unresolved   int
 	resolvesFrom uint64
+	// Enqueue times: rows from index bRow[j] up to bRow[j+1] were enqueued
+	// at bMs[j] (unix ms, 0: unknown, from a COMMIT frame without a time).
+	// One entry per batch with rows (log segments) or per run of rows of
+	// close times (compacted segments); bRow increases.
+	bRow []uint32
+	bMs  []int64
 }
 
 func newSegment(seq, base uint64, kind byte, f File) *segment {
@@ -109,6 +115,28 @@ func (s *segment) addRow(id uint64, off int64, n int, live bool) {
 	} else {
 		s.deadBytes += fb
 	}
+}
+
+// noteBatch records that the rows from index first on were enqueued at ms.
+// Consecutive batches of the same time share an entry.
+func (s *segment) noteBatch(first int, ms int64) {
+	if first >= len(s.offs) {
+		return
+	}
+	if n := len(s.bMs); n > 0 && s.bMs[n-1] == ms {
+		return
+	}
+	s.bRow = append(s.bRow, uint32(first))
+	s.bMs = append(s.bMs, ms)
+}
+
+// timeAt is the enqueue time of row i (unix ms, 0: unknown).
+func (s *segment) timeAt(i int) int64 {
+	j := sort.Search(len(s.bRow), func(j int) bool { return s.bRow[j] > uint32(i) }) - 1
+	if j < 0 {
+		return 0
+	}
+	return s.bMs[j]
 }
 
 // find returns the index of row id, or ok=false.
