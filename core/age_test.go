@@ -24,7 +24,7 @@ func appendOldCommitFrame(dst []byte, n uint64, batchStart uint32) []byte {
 // written before COMMIT frames carried a time.
 func oldFormatSegment(seq uint64) []byte {
 	var b []byte
-	b = segmentHeader{seq: seq, base: 0, kind: kindTruncate}.encode(b)
+	b = segmentHeader{seq: seq, base: 0, kind: kindTruncate, version: 1}.encode(b)
 	st := stateRecord{nextRowID: 1}
 	b = st.encode(b)
 	b = appendRowFrame(b, 1, []byte("old"))
@@ -164,6 +164,10 @@ func TestOldCommitFramesReadable(t *testing.T) {
 	_, _, err = tb.Append([][]byte{[]byte("new")}, nil)
 	require.NoError(t, err)
 	require.Positive(t, tb.Stats().Oldest)
+	// Nothing was appended to the version 1 file: an engine that knows
+	// only version 1 refuses the table rather than misreading it.
+	require.Equal(t, 2, tb.Stats().Segments)
+	require.Equal(t, oldFormatSegment(1), m.snapshot()[filepath.Join(testDir, segmentName(1))])
 	require.NoError(t, tb.Close())
 	rep, err := Verify(m, testDir, CheckOptions{})
 	require.NoError(t, err)
@@ -248,4 +252,23 @@ func TestSyncOff(t *testing.T) {
 	require.NoError(t, tb.Close())
 	_, err = os.Stat(tdir)
 	require.NoError(t, err)
+}
+
+// A prepared transaction's rows do not count until it commits; then they
+// carry the time of the PREPARE.
+func TestOldestWithPreparedRows(t *testing.T) {
+	clk := &testClock{ms: 2_000_000}
+	_, tb := newMemTableWith(t, func(o *Options) { o.Now = clk.now })
+	defer tb.Close()
+	x := tb.Begin()
+	require.NoError(t, x.Add([][]byte{row(1)}, 0))
+	require.NoError(t, x.Prepare("xid-1"))
+	require.Zero(t, tb.Stats().Oldest, "prepared rows are not queued yet")
+	clk.ms += 5000
+	_, _, err := tb.Append([][]byte{row(2)}, nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(2_005_000), tb.Stats().Oldest)
+	clk.ms += 5000
+	require.NoError(t, x.Commit())
+	require.Equal(t, int64(2_000_000), tb.Stats().Oldest, "the time of the PREPARE")
 }

@@ -131,13 +131,14 @@ func (t *Table) loadCheckpoint(seqs []uint64, keep []int, hdrs []segmentHeader) 
 		proven[c.seq] = c.end
 	}
 	var live uint64
-	for _, c := range cp {
+	for k, c := range cp {
 		segName := filepath.Join(t.dir, segmentName(c.seq))
 		sf, err := t.fs.OpenRW(segName)
 		if err != nil {
 			return false, proven
 		}
 		s := newSegment(c.seq, c.base, c.kind, sf)
+		s.version = hdrs[keep[k]].version
 		t.segs = append(t.segs, s)
 		if ok, err := checkEnd(sf, c.end); err != nil || !ok {
 			return false, proven

@@ -432,10 +432,13 @@ func (t *Table) planBatch(batch []*request) batchPlan {
 }
 
 // placeBatch chooses the segment: the active one, or a new log segment
-// when the batch does not fit and the active segment has rows.
+// when the batch does not fit and the active segment has rows, or when the
+// active segment is of an older format version (its COMMIT frames have
+// another size: formatVersion).
 func (t *Table) placeBatch(p *batchPlan) error {
 	p.seg = p.active
-	if p.end+int64(p.size) <= t.segmentSize() || p.active.nrows() == 0 {
+	current := p.active.version == formatVersion
+	if current && (p.end+int64(p.size) <= t.segmentSize() || p.active.nrows() == 0) {
 		return nil
 	}
 	fresh, err := t.createSegment(p.dir, p.active.seq+1)

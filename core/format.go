@@ -36,7 +36,13 @@ const (
 )
 
 const (
-	formatVersion = 1
+	// formatVersion is written in every new segment. Version 2 added the
+	// enqueue time to COMMIT frames; version 1 segments (20-byte COMMIT
+	// frames) are read but never appended to, so that an engine that only
+	// knows version 1 refuses a version 2 table instead of taking its
+	// longer COMMIT frames for a torn tail.
+	formatVersion    = 2
+	minFormatVersion = 1
 	segmentMagic  = "QUEUESEG"
 	commitMagic   = "QCOMMIT!"
 
@@ -161,15 +167,20 @@ func allZero(b []byte) bool {
 
 // segmentHeader is the body of recSegment.
 type segmentHeader struct {
-	seq  uint64 // file sequence number (also in the file name)
-	base uint64 // segments with seq in [base, seq) are obsolete once this file exists
-	kind byte
+	seq     uint64 // file sequence number (also in the file name)
+	base    uint64 // segments with seq in [base, seq) are obsolete once this file exists
+	kind    byte
+	version uint32 // read: the file's; written: formatVersion when 0
 }
 
 func (h segmentHeader) encode(dst []byte) []byte {
 	var b [segmentBodySize]byte
 	copy(b[:], segmentMagic)
-	binary.LittleEndian.PutUint32(b[8:], formatVersion)
+	v := h.version
+	if v == 0 {
+		v = formatVersion
+	}
+	binary.LittleEndian.PutUint32(b[8:], v)
 	binary.LittleEndian.PutUint64(b[12:], h.seq)
 	binary.LittleEndian.PutUint64(b[20:], h.base)
 	b[28] = h.kind
@@ -180,13 +191,15 @@ func decodeSegmentHeader(body []byte) (segmentHeader, error) {
 	if string(body[:8]) != segmentMagic {
 		return segmentHeader{}, fmt.Errorf("bad segment magic")
 	}
-	if v := binary.LittleEndian.Uint32(body[8:]); v != formatVersion {
+	v := binary.LittleEndian.Uint32(body[8:])
+	if v < minFormatVersion || v > formatVersion {
 		return segmentHeader{}, fmt.Errorf("unsupported format version %d", v)
 	}
 	h := segmentHeader{
-		seq:  binary.LittleEndian.Uint64(body[12:]),
-		base: binary.LittleEndian.Uint64(body[20:]),
-		kind: body[28],
+		seq:     binary.LittleEndian.Uint64(body[12:]),
+		base:    binary.LittleEndian.Uint64(body[20:]),
+		kind:    body[28],
+		version: v,
 	}
 	if h.kind < kindLog || h.kind > kindTruncate || h.base > h.seq {
 		return segmentHeader{}, fmt.Errorf("bad segment header kind %d base %d seq %d", h.kind, h.base, h.seq)

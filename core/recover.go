@@ -181,6 +181,7 @@ func (t *Table) replay(seqs []uint64, keep []int, hdrs []segmentHeader, proven m
 			return fileError(ErrIO, name, 0, err)
 		}
 		s := newSegment(seqs[i], hdrs[i].base, hdrs[i].kind, f)
+		s.version = hdrs[i].version
 		s.maxID = lastRowID
 		var prev *segment
 		if len(t.segs) > 0 {

@@ -18,10 +18,11 @@ import (
 // under t.mu.Lock. The file handle is safe for concurrent positional reads;
 // only the committer (or compaction, before publication) writes to it.
 type segment struct {
-	seq  uint64
-	base uint64
-	kind byte
-	name string // file name inside the table directory
+	seq     uint64
+	base    uint64
+	kind    byte
+	version uint32 // of the file's header; below formatVersion: never appended to
+	name    string // file name inside the table directory
 	f    File
 
 	// refs counts users of f: one for the table while the segment is in
@@ -60,7 +61,7 @@ type segment struct {
 }
 
 func newSegment(seq, base uint64, kind byte, f File) *segment {
-	s := &segment{seq: seq, base: base, kind: kind, name: segmentName(seq), f: f}
+	s := &segment{seq: seq, base: base, kind: kind, version: formatVersion, name: segmentName(seq), f: f}
 	s.refs.Store(1)
 	return s
 }
