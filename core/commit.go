@@ -33,6 +33,10 @@ type request struct {
 	prepare *Txn
 	resolve *Txn
 	outcome byte
+	// noSync: the request may be acknowledged before its fdatasync (a
+	// RESOLVE whose outcome the server's binary log keeps until
+	// Table.SyncLazy). A batch is synced unless all its requests are.
+	noSync bool
 
 	// Results, written by the committer before completed is set.
 	firstID uint64
@@ -327,6 +331,10 @@ func (t *Table) commitBatch(batch []*request) (wake bool) {
 		return failAll(batch, err)
 	}
 	t.encodeBatch(&p, batch)
+	p.sync = p.fresh != nil
+	for _, q := range batch {
+		p.sync = p.sync || !q.noSync
+	}
 	if err := t.writeBatch(&p); err != nil {
 		t.discardSegment(p.fresh)
 		return failAll(batch, err)
@@ -363,6 +371,7 @@ type batchPlan struct {
 	rowsAt            []placedRow
 	buf               []byte
 	txns              bool  // PREPARE or RESOLVE frames to write
+	sync              bool  // fdatasync the batch (false: every request is noSync)
 	ms                int64 // enqueue time of the batch's rows (COMMIT frame)
 	deliverable       bool  // a RESOLVE made rows deliverable
 }
@@ -440,6 +449,10 @@ func (t *Table) placeBatch(p *batchPlan) error {
 	current := p.active.version == formatVersion
 	if current && (p.end+int64(p.size) <= t.segmentSize() || p.active.nrows() == 0) {
 		return nil
+	}
+	// A sealed segment is durable before the next one starts.
+	if err := t.syncUnsyncedLocked(p.active); err != nil {
+		return err
 	}
 	fresh, err := t.createSegment(p.dir, p.active.seq+1)
 	if err != nil {
@@ -524,9 +537,14 @@ func (t *Table) writeBatch(p *batchPlan) error {
 	if _, err := p.seg.f.WriteAt(p.buf, p.end); err != nil {
 		return sticky(classifyWriteError(name, p.end, err))
 	}
+	if !p.sync {
+		t.unsynced = true
+		return nil
+	}
 	if err := p.seg.f.Sync(); err != nil {
 		return sticky(fileError(ErrIO, name, p.end, err))
 	}
+	t.unsynced = false
 	t.st.syncs.Add(1)
 	if p.fresh != nil {
 		if err := t.fs.SyncDir(p.dir); err != nil {
@@ -623,4 +641,41 @@ func (t *Table) discardSegment(s *segment) {
 	}
 	s.release()
 	_ = t.fs.Remove(filepath.Join(t.dir, s.name))
+}
+
+// syncUnsyncedLocked makes the unsynced batches of the active segment s
+// durable. Caller holds wmu.
+func (t *Table) syncUnsyncedLocked(s *segment) error {
+	if !t.unsynced {
+		return nil
+	}
+	if err := s.f.Sync(); err != nil {
+		err = fileError(ErrIO, filepath.Join(t.dir, s.name), 0, err)
+		t.broken = err
+		return err
+	}
+	t.unsynced = false
+	t.st.syncs.Add(1)
+	return nil
+}
+
+// SyncLazy makes every batch written without an fdatasync durable (the
+// server's commit checkpoint, before its binary log forgets the outcomes).
+func (t *Table) SyncLazy() (err error) {
+	defer recoverError(&err)
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	if !t.unsynced {
+		return nil
+	}
+	t.mu.RLock()
+	var active *segment
+	if len(t.segs) > 0 {
+		active = t.segs[len(t.segs)-1]
+	}
+	t.mu.RUnlock()
+	if active == nil {
+		return nil
+	}
+	return t.syncUnsyncedLocked(active)
 }

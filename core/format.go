@@ -43,8 +43,8 @@ const (
 	// longer COMMIT frames for a torn tail.
 	formatVersion    = 2
 	minFormatVersion = 1
-	segmentMagic  = "QUEUESEG"
-	commitMagic   = "QCOMMIT!"
+	segmentMagic     = "QUEUESEG"
+	commitMagic      = "QCOMMIT!"
 
 	segmentBodySize = 8 + 4 + 8 + 8 + 1       // magic, version, seq, base, kind
 	stateBodySize   = 8 + 8 + 8*MaxRelaySlots // nextRowID, prevCommits, marks

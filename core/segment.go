@@ -23,7 +23,7 @@ type segment struct {
 	kind    byte
 	version uint32 // of the file's header; below formatVersion: never appended to
 	name    string // file name inside the table directory
-	f    File
+	f       File
 
 	// refs counts users of f: one for the table while the segment is in
 	// t.segs, one per in-flight read. The file is closed at zero.

@@ -171,7 +171,11 @@ type Table struct {
 	wmu        sync.Mutex // held while a batch is written; excludes truncate/rename/close
 	broken     error      // guarded by wmu: sticky I/O error
 	wbuf       []byte     // guarded by wmu
-	loopDone   chan struct{}
+	// unsynced: a batch of lazy requests (noSync) was written to the
+	// active segment without an fdatasync; guarded by wmu. The next synced
+	// batch, a rotation, SyncLazy or close makes it durable.
+	unsynced bool
+	loopDone chan struct{}
 
 	compactMu sync.Mutex // serialises compactions and excludes truncate/rename/close
 	// staleIndex is set when a compaction replaced a segment file but could
@@ -323,7 +327,13 @@ func (t *Table) shutdown(checkpoint bool) error {
 
 	var err error
 	t.wmu.Lock()
-	if checkpoint && t.broken == nil && !t.staleIndex.Load() && !txnFrames {
+	if checkpoint && t.broken == nil {
+		t.mu.RLock()
+		active := t.segs[len(t.segs)-1]
+		t.mu.RUnlock()
+		err = t.syncUnsyncedLocked(active)
+	}
+	if err == nil && checkpoint && t.broken == nil && !t.staleIndex.Load() && !txnFrames {
 		err = t.writeCheckpoint()
 	}
 	t.wmu.Unlock()

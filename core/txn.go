@@ -235,12 +235,25 @@ func (x *Txn) giveBack(ids []uint64) {
 // transaction is rolled back), except for a prepared one, which stays
 // prepared (the server retries or recovery resolves it).
 func (x *Txn) CommitAsync(done func(Pending)) (p *Pending, err error) {
+	return x.commitAsync(false, done)
+}
+
+// CommitNoSyncAsync is CommitAsync where the RESOLVE frame of a prepared
+// transaction may be acknowledged before it is durable: the server's binary
+// log, which has the commit, re-commits the transaction at recovery until
+// Table.SyncLazy has run (the commit checkpoint). A one-phase commit is
+// synced all the same.
+func (x *Txn) CommitNoSyncAsync(done func(Pending)) (p *Pending, err error) {
+	return x.commitAsync(true, done)
+}
+
+func (x *Txn) commitAsync(noSync bool, done func(Pending)) (p *Pending, err error) {
 	defer recoverError(&err)
 	x.mu.Lock()
 	switch x.state {
 	case txnPrepared:
 		x.mu.Unlock()
-		return x.resolveAsync(resolveCommit, done)
+		return x.resolveAsync(resolveCommit, noSync, done)
 	case txnDone:
 		x.mu.Unlock()
 		return nil, nil
@@ -303,7 +316,7 @@ func (x *Txn) RollbackAsync(done func(Pending)) (p *Pending, err error) {
 	switch x.state {
 	case txnPrepared:
 		x.mu.Unlock()
-		return x.resolveAsync(resolveRollback, done)
+		return x.resolveAsync(resolveRollback, false, done)
 	case txnDone:
 		x.mu.Unlock()
 		return nil, nil
@@ -315,8 +328,8 @@ func (x *Txn) RollbackAsync(done func(Pending)) (p *Pending, err error) {
 	return nil, nil
 }
 
-func (x *Txn) resolveAsync(outcome byte, done func(Pending)) (*Pending, error) {
-	r := &request{resolve: x, outcome: outcome, done: done}
+func (x *Txn) resolveAsync(outcome byte, noSync bool, done func(Pending)) (*Pending, error) {
+	r := &request{resolve: x, outcome: outcome, noSync: noSync, done: done}
 	if err := x.t.submit(r); err != nil {
 		return nil, err
 	}

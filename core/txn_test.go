@@ -290,3 +290,57 @@ func TestTxnTruncateEndsPrepared(t *testing.T) {
 	ids, _ := scanAll(t, tb, nil)
 	require.Empty(t, ids)
 }
+
+func TestTxnCommitNoSyncIsDurableAfterSyncLazy(t *testing.T) {
+	m, tb := newMemTable(t)
+	x := tb.Begin()
+	require.NoError(t, x.Add([][]byte{row(1)}, 0))
+	require.NoError(t, x.Prepare("lazy"))
+	syncs := tb.Stats().Syncs
+	require.NoError(t, waitErr(x.CommitNoSyncAsync))
+	require.Equal(t, syncs, tb.Stats().Syncs, "a lazy RESOLVE is not synced")
+	ids, _ := scanAll(t, tb, nil)
+	require.Equal(t, []uint64{1}, ids)
+	require.NoError(t, tb.SyncLazy())
+	require.Equal(t, syncs+1, tb.Stats().Syncs)
+	tb2 := crashReopen(t, m)
+	ids, _ = scanAll(t, tb2, nil)
+	require.Equal(t, []uint64{1}, ids)
+	require.Empty(t, tb2.PreparedTxns())
+}
+
+func TestTxnCommitNoSyncLostByPowerLossStaysPrepared(t *testing.T) {
+	m, tb := newMemTable(t)
+	x := tb.Begin()
+	require.NoError(t, x.Add([][]byte{row(1)}, 0))
+	require.NoError(t, x.Prepare("lazy"))
+	require.NoError(t, waitErr(x.CommitNoSyncAsync))
+	// Power loss before the commit checkpoint: the RESOLVE may be lost, the
+	// transaction is then prepared again and the server's binary log
+	// commits it; never half applied.
+	tb2 := crashReopen(t, m)
+	ids, _ := scanAll(t, tb2, nil)
+	if len(ids) == 0 {
+		px := tb2.PreparedTxns()
+		require.Len(t, px, 1)
+		require.NoError(t, px[0].Commit())
+		ids, _ = scanAll(t, tb2, nil)
+	}
+	require.Equal(t, []uint64{1}, ids)
+}
+
+func TestTxnUnsyncedBatchSyncedBeforeRotation(t *testing.T) {
+	m, tb := newMemTable(t)
+	x := tb.Begin()
+	require.NoError(t, x.Add([][]byte{row(1)}, 0))
+	require.NoError(t, x.Prepare("lazy"))
+	require.NoError(t, waitErr(x.CommitNoSyncAsync))
+	// Fill past the segment size: the rotation syncs the lazy RESOLVE.
+	for i := 2; i < 400; i++ {
+		_, _, err := tb.Append([][]byte{row(i)}, nil)
+		require.NoError(t, err)
+	}
+	tb2 := crashReopen(t, m)
+	require.Empty(t, tb2.PreparedTxns())
+	require.Equal(t, uint64(399), tb2.Count())
+}

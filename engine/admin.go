@@ -56,6 +56,8 @@ func qc_admin(op C.int, path *C.char, buf *C.char, capacity C.size_t, length *C.
 		return copyText(l, buf, capacity, length)
 	case C.QC_ADMIN_COPIED:
 		return setErr(e, adminCopied(buf, capacity))
+	case C.QC_ADMIN_SYNC:
+		return setErr(e, syncLazy())
 	case C.QC_ADMIN_SET:
 		if path == nil {
 			return setErr(e, errCode(qcEINVAL, "queue: NULL setting"))

@@ -174,7 +174,8 @@ typedef struct qc_owned {
 enum { QC_ADMIN_STATS = 1, QC_ADMIN_COMPACT = 2, QC_ADMIN_STATUS = 3,
        QC_ADMIN_COUNTERS = 4, QC_ADMIN_TABLES = 5, QC_ADMIN_CHECK = 6,
        QC_ADMIN_CHECK_QUICK = 7, QC_ADMIN_REPAIR = 8, QC_ADMIN_OPTIMIZE = 9,
-       QC_ADMIN_LOG = 10, QC_ADMIN_COPIED = 11, QC_ADMIN_SET = 12 };
+       QC_ADMIN_LOG = 10, QC_ADMIN_COPIED = 11, QC_ADMIN_SYNC = 12,
+       QC_ADMIN_SET = 13 };
 
 /* QC_ADMIN_SET: path is "name=value", a setting of the library for every
    table (docs/OPERATIONS.md, "Settings"): segment_size (bytes),
@@ -237,8 +238,9 @@ enum { QC_SCAN_VISIBLE = 0, QC_SCAN_ALL = 1 };
 
 /* Transactions (docs/SQL.md, "Transactions"). */
 enum { QC_TXN_ROWS = 1, QC_TXN_DELETE = 2, QC_TXN_CONSUME = 3 };
-enum { QC_TXN_PREPARE = 1, QC_TXN_COMMIT = 2, QC_TXN_ROLLBACK = 3 };
-enum { QC_SP_SET = 1, QC_SP_ROLLBACK = 2, QC_SP_RELEASE = 3 };
+enum { QC_TXN_PREPARE = 1, QC_TXN_COMMIT = 2, QC_TXN_ROLLBACK = 3,
+       QC_TXN_COMMIT_NOSYNC = 4 };
+enum { QC_SP_SET = 1, QC_SP_ROLLBACK = 2, QC_SP_RELEASE = 3, QC_SP_STMT = 4 };
 
 /* The Go side includes this header with QC_TYPES_ONLY defined: cgo declares
    the exported functions itself (with non-const pointers, the same ABI). */
@@ -328,7 +330,8 @@ int  qc_txn_stage(uint64_t session, int op, uint64_t table, const unsigned char 
 /* Savepoints (SAVEPOINT, and each statement of a transaction):
    QC_SP_SET stores a new mark in *mark; QC_SP_ROLLBACK undoes what was
    staged after *mark (held rows go back to the queue) and forgets later
-   marks; QC_SP_RELEASE forgets *mark. */
+   marks; QC_SP_RELEASE forgets *mark; QC_SP_STMT (a statement's mark)
+   forgets *mark unless it is 0 and stores a new mark in *mark. */
 int  qc_txn_savepoint(uint64_t session, int op, uint64_t *mark);
 /* Ends the session's transaction: QC_TXN_PREPARE (xid: the server's
    transaction id, serialized, at most 256 bytes) writes its rows and
@@ -336,7 +339,11 @@ int  qc_txn_savepoint(uint64_t session, int op, uint64_t *mark);
    prepare) and QC_TXN_ROLLBACK apply or drop them. Only r->done, r->arg,
    r->rc and r->err are used. Returns QC_OK or an error when finished (done
    is not called), QC_PENDING when done(arg) will be called once with
-   r->rc set. No transaction: QC_OK. */
+   r->rc set. No transaction: QC_OK. QC_TXN_COMMIT_NOSYNC is QC_TXN_COMMIT
+   where a prepared transaction's commit is acknowledged before it is
+   durable: only when the server's binary log coordinates (it commits the
+   transaction again at recovery until its commit checkpoint, which calls
+   qc_admin QC_ADMIN_SYNC). */
 int  qc_txn_end(uint64_t session, int op, const unsigned char *xid, size_t xidlen,
                 qc_request *r);
 /* Recovery: opens every queue table of the data directory and lists the
@@ -371,6 +378,8 @@ int  qc_xa_resolve(const unsigned char *xid, size_t xidlen, int commit, qc_reque
    QC_EOF when there is none. The library calls notify(0) (token 0 is never
    a connection's) when lines are waiting; the handler then takes them all.
    Lines are written only for what normal operation does not produce. */
+/* QC_ADMIN_SYNC (path, buf unused): makes every commit acknowledged before
+   its fdatasync (QC_TXN_COMMIT_NOSYNC) durable, in every open table. */
 /* QC_ADMIN_COPIED: an ALTER's table copy (path unused): buf holds uint64_t
    values {src table handle, dst table handle, then per run: old first id,
    new first id, count}, cap their size in bytes; dst holds the rows of

@@ -162,7 +162,10 @@ func qc_txn_savepoint(h C.uint64_t, op C.int, mark *C.uint64_t) (rc C.int) {
 	}
 	k := uint64(*mark)
 	switch op {
-	case C.QC_SP_SET:
+	case C.QC_SP_SET, C.QC_SP_STMT:
+		if op == C.QC_SP_STMT && k != 0 {
+			delete(tx.marks, k)
+		}
 		m := make([]core.TxnMark, len(tx.parts))
 		for i, x := range tx.parts {
 			m[i] = x.Mark()
@@ -283,7 +286,7 @@ func qc_txn_end(h C.uint64_t, op C.int, xid *C.uchar, xidlen C.size_t, q *C.qc_r
 		return joinAll(tx.parts, q, func(x *core.Txn, done func(core.Pending)) (*core.Pending, error) {
 			return x.PrepareAsync(key, done)
 		}, func(err error) {})
-	case C.QC_TXN_COMMIT, C.QC_TXN_ROLLBACK:
+	case C.QC_TXN_COMMIT, C.QC_TXN_COMMIT_NOSYNC, C.QC_TXN_ROLLBACK:
 		forget := func(error) {
 			if tx.xid != "" {
 				preparedMu.Lock()
@@ -291,8 +294,11 @@ func qc_txn_end(h C.uint64_t, op C.int, xid *C.uchar, xidlen C.size_t, q *C.qc_r
 				preparedMu.Unlock()
 			}
 		}
-		if op == C.QC_TXN_COMMIT {
+		switch op {
+		case C.QC_TXN_COMMIT:
 			return joinAll(tx.parts, q, (*core.Txn).CommitAsync, forget)
+		case C.QC_TXN_COMMIT_NOSYNC:
+			return joinAll(tx.parts, q, (*core.Txn).CommitNoSyncAsync, forget)
 		}
 		return joinAll(tx.parts, q, (*core.Txn).RollbackAsync, forget)
 	}
@@ -436,4 +442,16 @@ func qc_xa_resolve(xid *C.uchar, xidlen C.size_t, commit C.int, q *C.qc_request)
 		return joinAll(set.parts, q, (*core.Txn).CommitAsync, forget)
 	}
 	return joinAll(set.parts, q, (*core.Txn).RollbackAsync, forget)
+}
+
+// syncLazy makes the commits acknowledged before their fdatasync durable in
+// every open table (QC_ADMIN_SYNC: the server's commit checkpoint).
+func syncLazy() error {
+	var first error
+	for _, ent := range openTables() {
+		if err := ent.t.SyncLazy(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }

@@ -84,6 +84,8 @@ struct Queue_txn
 {
   bool active;           /* something staged since the last commit/rollback */
   bool took;             /* a queue_wait of the transaction took a row */
+  bool lazy_commit;      /* prepared under a server XID with the binary log
+                            coordinating: its commit need not be synced */
   unsigned long long stmt_query_id; /* statement of stmt_mark, 0: none */
   uint64_t stmt_mark;    /* the library's savepoint at that statement's start */
 };

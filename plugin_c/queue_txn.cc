@@ -36,16 +36,16 @@ void queue_txn_join(THD *thd, Queue_conn *conn)
   t.active= true;
   if (all && t.stmt_query_id != thd->query_id)
   {
-    if (t.stmt_query_id)
-      qc_txn_savepoint(conn->session, QC_SP_RELEASE, &t.stmt_mark);
-    uint64_t mark= 0;
-    if (qc_txn_savepoint(conn->session, QC_SP_SET, &mark) == QC_OK)
+    /* One call replaces the previous statement's mark (kept until now:
+       a statement that ends well needs no call). */
+    uint64_t mark= t.stmt_mark;
+    if (qc_txn_savepoint(conn->session, QC_SP_STMT, &mark) == QC_OK)
     {
       t.stmt_mark= mark;
       t.stmt_query_id= thd->query_id;
     }
     else
-      t.stmt_query_id= 0;
+      t.stmt_mark= t.stmt_query_id= 0;
   }
 }
 
@@ -53,6 +53,7 @@ static void reset_txn(Queue_conn *conn)
 {
   conn->txn.active= false;
   conn->txn.took= false;
+  conn->txn.lazy_commit= false;
   conn->txn.stmt_query_id= 0;
   conn->txn.stmt_mark= 0;
 }
@@ -137,23 +138,39 @@ static int queue_prepare(handlerton *, THD *thd, bool all)
                       "crash the server's recovery rolls back every prepared "
                       "transaction, acknowledged ones too; enable log_bin for "
                       "atomic commits across a crash");
-  return txn_end(thd, QC_TXN_PREPARE, "PREPARE") ? HA_ERR_INTERNAL_ERROR : 0;
+  if (txn_end(thd, QC_TXN_PREPARE, "PREPARE"))
+    return HA_ERR_INTERNAL_ERROR;
+  /* The binary log keeps the commit decision of a server XID until its
+     commit checkpoint (queue_commit_checkpoint_request): the commit that
+     follows need not be synced. An explicit XA's is. */
+  Queue_conn *conn= queue_conn_get(thd, false);
+  if (conn && conn->txn.active)
+    conn->txn.lazy_commit= internal && opt_bin_log;
+  return 0;
 }
 
 static int queue_commit(handlerton *, THD *thd, bool all)
 {
+  /* A statement's end inside a transaction: its savepoint is replaced by
+     the next statement that writes. */
   if (!all && multi_statement(thd))
-  {
-    /* The statement's savepoint is not needed any more. */
-    Queue_conn *conn= queue_conn_get(thd, false);
-    if (conn && conn->txn.stmt_query_id)
-    {
-      qc_txn_savepoint(conn->session, QC_SP_RELEASE, &conn->txn.stmt_mark);
-      conn->txn.stmt_query_id= 0;
-    }
     return 0;
-  }
-  return txn_end(thd, QC_TXN_COMMIT, "COMMIT") ? HA_ERR_INTERNAL_ERROR : 0;
+  Queue_conn *conn= queue_conn_get(thd, false);
+  int op= conn && conn->txn.lazy_commit ? QC_TXN_COMMIT_NOSYNC : QC_TXN_COMMIT;
+  return txn_end(thd, op, "COMMIT") ? HA_ERR_INTERNAL_ERROR : 0;
+}
+
+/* The binary log asks before it forgets the commits logged so far (at
+   rotation): every commit acknowledged without an fdatasync is synced,
+   then the server is told. */
+static void queue_commit_checkpoint_request(void *cookie)
+{
+  size_t len= 0;
+  qc_err e= {{0}};
+  if (qc_admin(QC_ADMIN_SYNC, nullptr, nullptr, 0, &len, &e) != QC_OK)
+    sql_print_error("QUEUE: syncing the commits for the binary log checkpoint failed: %s",
+                    e.msg);
+  commit_checkpoint_notify_ha(cookie);
 }
 
 static int queue_rollback(handlerton *, THD *thd, bool all)
@@ -163,11 +180,10 @@ static int queue_rollback(handlerton *, THD *thd, bool all)
     return 0;
   if (!all && multi_statement(thd))
   {
-    /* A failed statement: undo its part only. */
-    if (conn->txn.stmt_query_id)
+    /* A failed statement: undo its part only (if it wrote). */
+    if (conn->txn.stmt_query_id == thd->query_id && conn->txn.stmt_mark)
     {
       qc_txn_savepoint(conn->session, QC_SP_ROLLBACK, &conn->txn.stmt_mark);
-      qc_txn_savepoint(conn->session, QC_SP_RELEASE, &conn->txn.stmt_mark);
       conn->txn.stmt_query_id= 0;
     }
     return 0;
@@ -296,5 +312,6 @@ void queue_txn_init(handlerton *hton)
   hton->prepare= queue_prepare;
   hton->recover= queue_recover;
   hton->commit_by_xid= queue_commit_by_xid;
+  hton->commit_checkpoint_request= queue_commit_checkpoint_request;
   hton->rollback_by_xid= queue_rollback_by_xid;
 }
