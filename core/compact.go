@@ -337,8 +337,8 @@ type compactedFile struct {
 // compactTimeGrain is how far apart the enqueue times of the rows of one
 // batch of a compacted segment may be: the batch's COMMIT frame carries
 // the time of its first (oldest) row, so a row's age may be overstated by
-// less than this, and a compacted segment has at most one COMMIT frame per
-// grain of the times of its rows.
+// less than this, and rows enqueued close together (the common case: many
+// small batches) share one COMMIT frame instead of one each.
 const compactTimeGrain = 1000 // ms
 
 // sameRun reports whether a row enqueued at ms joins the batch whose first
