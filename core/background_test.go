@@ -131,7 +131,7 @@ func TestCheckpointAfterCompactionFailedPastItsRename(t *testing.T) {
 	require.NoError(t, tb.Compact())
 	// C becomes sparse: the next compaction rewrites C alone, under the
 	// same number, base and kind.
-	_, err = tb.Remove(append(append([]uint64(nil), even[:18]...), dense[:12]...))
+	_, err = tb.Remove(append(append([]uint64(nil), even[:18]...), dense[:16]...))
 	require.NoError(t, err)
 	compactTestHook = func(s string) error {
 		if s == "renamed" {
@@ -146,7 +146,7 @@ func TestCheckpointAfterCompactionFailedPastItsRename(t *testing.T) {
 	require.NoError(t, err)
 	defer tb2.Close()
 	ids, _ := scanAll(t, tb2, nil)
-	require.Equal(t, append(even[18:], dense[12:]...), ids)
+	require.Equal(t, append(even[18:], dense[16:]...), ids)
 }
 
 // A clean shutdown that finds a background compaction past its rename
@@ -204,8 +204,16 @@ func TestBackgroundCompactionTakesTheLastKick(t *testing.T) {
 	fillAndRemove(t, tb, 300, func(id uint64) bool { return id <= 100 })
 	_, err := tb.Remove(idRange(101, 300))
 	require.NoError(t, err)
+	// Removed rows may stay in the active segment, which is never compacted.
 	require.Eventually(t, func() bool {
-		return tb.Stats().BytesRemoved == 0
+		tb.mu.RLock()
+		defer tb.mu.RUnlock()
+		for _, s := range tb.segs[:len(tb.segs)-1] {
+			if s.deadBytes > 0 {
+				return false
+			}
+		}
+		return true
 	}, 5*time.Second, 10*time.Millisecond, "removed rows still in sealed segments: %+v", tb.Stats())
 	require.Positive(t, looks.Load())
 }

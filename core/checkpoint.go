@@ -17,7 +17,7 @@ import (
 
 const (
 	checkpointMagic   = "QCHECKPT"
-	checkpointVersion = 1
+	checkpointVersion = 2 // 2: per-segment enqueue times
 )
 
 // writeCheckpoint writes the index durably. Caller holds wmu and the
@@ -61,6 +61,11 @@ func (t *Table) writeCheckpoint() error {
 		for _, w := range s.live[:(n+63)/64] {
 			b = binary.LittleEndian.AppendUint64(b, w)
 		}
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(s.bRow)))
+		for j := range s.bRow {
+			b = binary.LittleEndian.AppendUint32(b, s.bRow[j])
+			b = binary.LittleEndian.AppendUint64(b, uint64(s.bMs[j]))
+		}
 	}
 	dir := t.dir
 	t.mu.RUnlock()
@@ -98,6 +103,8 @@ type cpSegment struct {
 	ids            []uint64 // nil when contiguous
 	offs, lens     []uint32
 	live           []uint64
+	bRow           []uint32
+	bMs            []int64
 }
 
 // loadCheckpoint loads the index from the checkpoint if it matches the
@@ -124,13 +131,14 @@ func (t *Table) loadCheckpoint(seqs []uint64, keep []int, hdrs []segmentHeader) 
 		proven[c.seq] = c.end
 	}
 	var live uint64
-	for _, c := range cp {
+	for k, c := range cp {
 		segName := filepath.Join(t.dir, segmentName(c.seq))
 		sf, err := t.fs.OpenRW(segName)
 		if err != nil {
 			return false, proven
 		}
 		s := newSegment(c.seq, c.base, c.kind, sf)
+		s.version = hdrs[keep[k]].version
 		t.segs = append(t.segs, s)
 		if ok, err := checkEnd(sf, c.end); err != nil || !ok {
 			return false, proven
@@ -140,6 +148,7 @@ func (t *Table) loadCheckpoint(seqs []uint64, keep []int, hdrs []segmentHeader) 
 			s.allocated = sz // zero fill, checked at end by checkEnd
 		}
 		s.ids, s.offs, s.lens, s.live = c.ids, c.offs, c.lens, c.live
+		s.bRow, s.bMs = c.bRow, c.bMs
 		for i := range s.offs {
 			fb := int64(frameHeaderSize + rowBodyMin + int(s.lens[i]))
 			if s.isLive(i) {
@@ -219,6 +228,19 @@ func (t *Table) readCheckpoint() (segs []cpSegment, marks [MaxRelaySlots]uint64,
 		for i := range c.live {
 			c.live[i] = r.u64()
 		}
+		nb := int(r.u32())
+		if r.err != nil || nb > len(r.b)/12 {
+			return nil, marks, 0, false
+		}
+		if nb > 0 {
+			c.bRow, c.bMs = make([]uint32, nb), make([]int64, nb)
+		}
+		for j := 0; j < nb; j++ {
+			c.bRow[j], c.bMs[j] = r.u32(), int64(r.u64())
+			if (j > 0 && c.bRow[j] <= c.bRow[j-1]) || int(c.bRow[j]) >= n {
+				return nil, marks, 0, false
+			}
+		}
 		if r.err != nil {
 			return nil, marks, 0, false
 		}
@@ -231,23 +253,34 @@ func (t *Table) readCheckpoint() (segs []cpSegment, marks [MaxRelaySlots]uint64,
 }
 
 // checkEnd verifies that a segment's log ends exactly at end: a COMMIT frame
-// just before it and nothing but zeros (or the end of the file) at it.
+// (of either size) just before it and nothing but zeros (or the end of the
+// file) at it.
 func checkEnd(f File, end int64) (bool, error) {
-	if end < frameHeaderSize+commitBodySize {
+	for _, size := range []int64{commitBodySize, commitBodyOld} {
+		ok, err := checkEndSize(f, end, size)
+		if ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+func checkEndSize(f File, end, body int64) (bool, error) {
+	if end < frameHeaderSize+body {
 		return false, nil
 	}
-	b := make([]byte, 2*frameHeaderSize+commitBodySize)
-	n, err := f.ReadAt(b, end-frameHeaderSize-commitBodySize)
+	b := make([]byte, 2*frameHeaderSize+body)
+	n, err := f.ReadAt(b, end-frameHeaderSize-body)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return false, err
 	}
 	b = b[:n]
-	if len(b) < frameHeaderSize+commitBodySize {
+	if len(b) < frameHeaderSize+int(body) {
 		return false, nil
 	}
 	fr, st := decodeFrame(b)
-	if st != frameOK || fr.typ != recCommit {
+	if st != frameOK || fr.typ != recCommit || fr.size != frameHeaderSize+int(body) {
 		return false, nil
 	}
-	return allZero(b[frameHeaderSize+commitBodySize:]), nil
+	return allZero(b[frameHeaderSize+body:]), nil
 }

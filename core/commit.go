@@ -297,7 +297,7 @@ func (t *Table) spaceLow() bool {
 		return false
 	}
 	seg := t.segs[len(t.segs)-1]
-	return seg.allocated-seg.end < preallocChunk/2 && seg.allocated < t.opts.SegmentSize
+	return seg.allocated-seg.end < preallocChunk/2 && seg.allocated < t.segmentSize()
 }
 
 // commitBatch writes, syncs and publishes one batch. It reports whether
@@ -370,9 +370,10 @@ type batchPlan struct {
 	ownerRemoved      bool // a removed row was owned by a connection (not by Consume's placeholder)
 	rowsAt            []placedRow
 	buf               []byte
-	txns              bool // PREPARE or RESOLVE frames to write
-	sync              bool // fdatasync the batch (false: every request is noSync)
-	deliverable       bool // a RESOLVE made rows deliverable
+	txns              bool  // PREPARE or RESOLVE frames to write
+	sync              bool  // fdatasync the batch (false: every request is noSync)
+	ms                int64 // enqueue time of the batch's rows (COMMIT frame)
+	deliverable       bool  // a RESOLVE made rows deliverable
 }
 
 type placedRow struct {
@@ -440,10 +441,13 @@ func (t *Table) planBatch(batch []*request) batchPlan {
 }
 
 // placeBatch chooses the segment: the active one, or a new log segment
-// when the batch does not fit and the active segment has rows.
+// when the batch does not fit and the active segment has rows, or when the
+// active segment is of an older format version (its COMMIT frames have
+// another size: formatVersion).
 func (t *Table) placeBatch(p *batchPlan) error {
 	p.seg = p.active
-	if p.end+int64(p.size) <= t.opts.SegmentSize || p.active.nrows() == 0 {
+	current := p.active.version == formatVersion
+	if current && (p.end+int64(p.size) <= t.segmentSize() || p.active.nrows() == 0) {
 		return nil
 	}
 	// A sealed segment is durable before the next one starts.
@@ -505,7 +509,8 @@ func (t *Table) encodeBatch(p *batchPlan, batch []*request) {
 		buf = appendRemoveFrame(buf, ids)
 		q.removes = ids
 	}
-	buf = appendCommitFrame(buf, p.commits+1, uint32(p.end))
+	p.ms = t.nowMs()
+	buf = appendCommitFrame(buf, p.commits+1, uint32(p.end), p.ms)
 	if cap(buf) <= 4<<20 {
 		t.wbuf = buf
 	}
@@ -558,10 +563,12 @@ func (t *Table) publishBatch(p *batchPlan, batch []*request) {
 	if p.fresh != nil {
 		t.segs = append(t.segs, p.fresh)
 	}
+	first := p.seg.nrows()
 	for _, r := range p.rowsAt {
 		p.seg.addRow(r.id, r.off, r.n, true)
 		t.st.bytesWritten.Add(uint64(r.n))
 	}
+	p.seg.noteBatch(first, p.ms)
 	p.seg.end = p.end + int64(len(p.buf))
 	p.seg.commits = p.commits + 1
 	t.nextID, t.marks = p.nextID, p.marks
@@ -602,6 +609,14 @@ func (t *Table) publishBatch(p *batchPlan, batch []*request) {
 	if removed > 0 {
 		t.kickCompaction()
 	}
+}
+
+// nowMs is the enqueue time of a batch being written (unix ms).
+func (t *Table) nowMs() int64 {
+	if t.opts.Now != nil {
+		return t.opts.Now()
+	}
+	return time.Now().UnixMilli()
 }
 
 // createSegment creates log segment seq (not yet durable: the caller syncs

@@ -48,7 +48,7 @@ import (
 // background runs compaction when removals make it worthwhile.
 //
 // Every group commit that removes rows kicks it. After each look it rests
-// for compactionRest before it takes the next kick: kicks meanwhile only
+// for Tuning.CompactRest before it takes the next kick: kicks meanwhile only
 // fill the one-slot channel, which wakes no goroutine, so a steady stream of
 // consumed messages costs a few wake-ups a second instead of one per commit,
 // and the last kick is still taken after the rest.
@@ -63,7 +63,7 @@ func (t *Table) background() {
 		case <-t.bgKick:
 			_ = t.compact()
 		}
-		rest.Reset(compactionRest)
+		rest.Reset(time.Duration(tuneCompactRest.Load()))
 		select {
 		case <-t.bgStop:
 			return
@@ -71,9 +71,6 @@ func (t *Table) background() {
 		}
 	}
 }
-
-// compactionRest is the background compaction's pause between two looks.
-const compactionRest = 50 * time.Millisecond
 
 // kickCompaction asks the background goroutine to look for work.
 func (t *Table) kickCompaction() {
@@ -127,6 +124,7 @@ type liveRow struct {
 	id  uint64
 	off uint32
 	n   uint32
+	ms  int64 // enqueue time (unix ms, 0: unknown)
 }
 
 // compactOnce compacts the best prefix, reporting whether it did anything.
@@ -141,13 +139,15 @@ func (t *Table) compactOnce() (bool, error) {
 		t.mu.RUnlock()
 		return false, nil
 	}
-	// The range starts at the first sealed segment that is at most half
-	// live and has something to reclaim; it extends while the whole range
-	// stays at most half live and its live rows fit in one output file.
+	// The range starts at the first sealed segment that is at most pct
+	// percent live (Tuning.CompactLivePercent, half by default) and has
+	// something to reclaim; it extends while the whole range stays at
+	// most pct percent live and its live rows fit in one output file.
 	sealed := t.segs[:len(t.segs)-1]
 	a, k := -1, -1
 	var live, total int64
-	limit := max(t.opts.SegmentSize, 1<<20)
+	limit := max(t.segmentSize(), 1<<20)
+	pct := tuneLivePercent.Load()
 	for i, s := range sealed {
 		// A PREPARE frame without an outcome must stay, and so must a
 		// RESOLVE frame while the PREPARE frame it resolves stays in a
@@ -170,7 +170,7 @@ func (t *Table) compactOnce() (bool, error) {
 			// (left by a range that could not start at the head) would
 			// only be rewritten into itself again.
 			reclaimable := s.deadBytes > 0 || (s.nrows() == 0 && (s.kind != kindCompacted || i == 0))
-			if !reclaimable || s.liveBytes*2 > s.end {
+			if !reclaimable || s.liveBytes*100 > s.end*pct {
 				continue
 			}
 			a = i
@@ -180,7 +180,7 @@ func (t *Table) compactOnce() (bool, error) {
 		if live > limit {
 			break
 		}
-		if live*2 <= total {
+		if live*100 <= total*pct {
 			k = i
 		}
 	}
@@ -192,7 +192,7 @@ func (t *Table) compactOnce() (bool, error) {
 	var rows []liveRow
 	for _, s := range prefix {
 		for i := s.nextLive(0); i < s.nrows(); i = s.nextLive(i + 1) {
-			rows = append(rows, liveRow{s, i, s.idAt(i), s.offs[i], s.lens[i]})
+			rows = append(rows, liveRow{s, i, s.idAt(i), s.offs[i], s.lens[i], s.timeAt(i)})
 		}
 		s.acquire()
 	}
@@ -253,10 +253,10 @@ func (t *Table) rewritePrefix(dir string, a int, prefix []*segment, rows []liveR
 	last := prefix[len(prefix)-1]
 	hdr := segmentHeader{seq: last.seq, base: prefix[0].base, kind: kindCompacted}
 	offs := make([]uint32, len(rows))
-	var off int64
+	var w compactedFile
 	f, renamed, err := replaceFile(t.fs, filepath.Join(dir, last.name), compactStep, func(f File, tmp string) error {
 		var err error
-		off, err = writeCompacted(f, tmp, hdr, rows, carried, offs, t.bgStop)
+		w, err = writeCompacted(f, tmp, hdr, rows, carried, offs, t.bgStop)
 		return err
 	})
 	if err != nil {
@@ -276,10 +276,11 @@ func (t *Table) rewritePrefix(dir string, a int, prefix []*segment, rows []liveR
 			out.release()
 		}
 	}()
-	out.end, out.allocated, out.commits = off, off, 1
+	out.end, out.allocated, out.commits = w.size, w.size, w.commits
 	for i, r := range rows {
 		out.addRow(r.id, int64(offs[i]), int(r.n), true)
 	}
+	out.bRow, out.bMs = w.bRow, w.bMs
 
 	// Swap in the new index. The committer publishes removals under t.mu
 	// too, so a row is killed either in the old segment before this point
@@ -325,9 +326,31 @@ func (t *Table) rewritePrefix(dir string, a int, prefix []*segment, rows []liveR
 	return nil
 }
 
+// compactedFile describes a compacted segment writeCompacted wrote.
+type compactedFile struct {
+	size    int64
+	commits uint64
+	bRow    []uint32 // the segment's enqueue times (segment.bRow, bMs)
+	bMs     []int64
+}
+
+// compactTimeGrain is how far apart the enqueue times of the rows of one
+// batch of a compacted segment may be: the batch's COMMIT frame carries
+// the time of its first (oldest) row, so a row's age may be overstated by
+// less than this, and rows enqueued close together (the common case: many
+// small batches) share one COMMIT frame instead of one each.
+const compactTimeGrain = 1000 // ms
+
+// sameRun reports whether a row enqueued at ms joins the batch whose first
+// row was enqueued at runMs.
+func sameRun(runMs, ms int64) bool {
+	return (runMs == 0) == (ms == 0) && ms >= runMs && ms-runMs < compactTimeGrain
+}
+
 // writeCompacted writes a compacted segment to f: the header, the rows
-// (their frame offsets go to offs), the carried REMOVE frame and one COMMIT.
-// It returns the size.
+// (their frame offsets go to offs) in batches of close enqueue times, each
+// closed by a COMMIT frame carrying the time of its first row, and the
+// carried REMOVE frame in the last batch.
 //
 // The writes are paced so that commits keep their latency while it runs: a
 // commit's fdatasync waits for whatever the device has queued before it, so
@@ -335,9 +358,12 @@ func (t *Table) rewritePrefix(dir string, a int, prefix []*segment, rows []liveR
 // each one compaction pauses as long as the chunk took (at most half of the
 // device's time goes to compaction). The pause ends early when the table
 // is closing (stop).
-func writeCompacted(f File, name string, hdr segmentHeader, rows []liveRow, carried []uint64, offs []uint32, stop <-chan struct{}) (int64, error) {
+func writeCompacted(f File, name string, hdr segmentHeader, rows []liveRow, carried []uint64, offs []uint32, stop <-chan struct{}) (compactedFile, error) {
 	buf := hdr.encode(nil)
 	var off int64
+	var w compactedFile
+	var runStart, runMs int64 // the current batch: its offset, its time
+	runRows := 0
 	flush := func() error {
 		t0 := time.Now()
 		if _, err := f.WriteAt(buf, off); err != nil {
@@ -360,24 +386,40 @@ func writeCompacted(f File, name string, hdr segmentHeader, rows []liveRow, carr
 	for i, r := range rows {
 		payload, err := rd.read(r.seg, r.off, r.n)
 		if err != nil {
-			return 0, fileError(ErrIO, r.seg.name, int64(r.off), err)
+			return w, fileError(ErrIO, r.seg.name, int64(r.off), err)
 		}
+		if runRows > 0 && !sameRun(runMs, r.ms) {
+			w.commits++
+			buf = appendCommitFrame(buf, w.commits, uint32(runStart), runMs)
+			runStart, runRows = off+int64(len(buf)), 0
+		}
+		if runRows == 0 {
+			runMs = r.ms
+			w.bRow = append(w.bRow, uint32(i))
+			w.bMs = append(w.bMs, r.ms)
+		}
+		runRows++
 		offs[i] = uint32(off + int64(len(buf)))
 		buf = appendRowFrame(buf, r.id, payload)
 		if len(buf) >= compactChunk {
 			if err := flush(); err != nil {
-				return 0, err
+				return w, err
 			}
 		}
 	}
 	if len(carried) > 0 {
 		buf = appendRemoveFrame(buf, carried)
 	}
-	buf = appendCommitFrame(buf, 1, 0)
-	if err := flush(); err != nil {
-		return 0, err
+	if runRows == 0 {
+		runMs = 0
 	}
-	return off, nil
+	w.commits++
+	buf = appendCommitFrame(buf, w.commits, uint32(runStart), runMs)
+	if err := flush(); err != nil {
+		return w, err
+	}
+	w.size = off
+	return w, nil
 }
 
 // compactChunk is the unit of compaction's paced writes (writeCompacted).

@@ -36,15 +36,22 @@ const (
 )
 
 const (
-	formatVersion = 1
-	segmentMagic  = "QUEUESEG"
-	commitMagic   = "QCOMMIT!"
+	// formatVersion is written in every new segment. Version 2 added the
+	// enqueue time to COMMIT frames; version 1 segments (20-byte COMMIT
+	// frames) are read but never appended to, so that an engine that only
+	// knows version 1 refuses a version 2 table instead of taking its
+	// longer COMMIT frames for a torn tail.
+	formatVersion    = 2
+	minFormatVersion = 1
+	segmentMagic     = "QUEUESEG"
+	commitMagic      = "QCOMMIT!"
 
 	segmentBodySize = 8 + 4 + 8 + 8 + 1       // magic, version, seq, base, kind
 	stateBodySize   = 8 + 8 + 8*MaxRelaySlots // nextRowID, prevCommits, marks
 	rowBodyMin      = 8                       // row id
 	relayBodySize   = 1 + 8                   // slot, row id
-	commitBodySize  = 8 + 8 + 4               // magic, commit number, batch start
+	commitBodySize  = 8 + 8 + 4 + 8           // magic, commit number, batch start, time
+	commitBodyOld   = 8 + 8 + 4               // written before the time was added
 	prepareBodyMin  = 2 + 8 + 4 + 4           // xid length, first row, rows, removals (+ xid, ids)
 	resolveBodyMin  = 1 + 2                   // outcome, xid length (+ xid)
 
@@ -140,7 +147,7 @@ func validBodySize(typ byte, n int) bool {
 	case recRelay:
 		return n == relayBodySize
 	case recCommit:
-		return n == commitBodySize
+		return n == commitBodySize || n == commitBodyOld
 	case recPrepare:
 		return n >= prepareBodyMin
 	case recResolve:
@@ -160,15 +167,20 @@ func allZero(b []byte) bool {
 
 // segmentHeader is the body of recSegment.
 type segmentHeader struct {
-	seq  uint64 // file sequence number (also in the file name)
-	base uint64 // segments with seq in [base, seq) are obsolete once this file exists
-	kind byte
+	seq     uint64 // file sequence number (also in the file name)
+	base    uint64 // segments with seq in [base, seq) are obsolete once this file exists
+	kind    byte
+	version uint32 // read: the file's; written: formatVersion when 0
 }
 
 func (h segmentHeader) encode(dst []byte) []byte {
 	var b [segmentBodySize]byte
 	copy(b[:], segmentMagic)
-	binary.LittleEndian.PutUint32(b[8:], formatVersion)
+	v := h.version
+	if v == 0 {
+		v = formatVersion
+	}
+	binary.LittleEndian.PutUint32(b[8:], v)
 	binary.LittleEndian.PutUint64(b[12:], h.seq)
 	binary.LittleEndian.PutUint64(b[20:], h.base)
 	b[28] = h.kind
@@ -179,13 +191,15 @@ func decodeSegmentHeader(body []byte) (segmentHeader, error) {
 	if string(body[:8]) != segmentMagic {
 		return segmentHeader{}, fmt.Errorf("bad segment magic")
 	}
-	if v := binary.LittleEndian.Uint32(body[8:]); v != formatVersion {
+	v := binary.LittleEndian.Uint32(body[8:])
+	if v < minFormatVersion || v > formatVersion {
 		return segmentHeader{}, fmt.Errorf("unsupported format version %d", v)
 	}
 	h := segmentHeader{
-		seq:  binary.LittleEndian.Uint64(body[12:]),
-		base: binary.LittleEndian.Uint64(body[20:]),
-		kind: body[28],
+		seq:     binary.LittleEndian.Uint64(body[12:]),
+		base:    binary.LittleEndian.Uint64(body[20:]),
+		kind:    body[28],
+		version: v,
 	}
 	if h.kind < kindLog || h.kind > kindTruncate || h.base > h.seq {
 		return segmentHeader{}, fmt.Errorf("bad segment header kind %d base %d seq %d", h.kind, h.base, h.seq)
@@ -242,24 +256,35 @@ func appendRelayFrame(dst []byte, slot int, rowID uint64) []byte {
 	return appendFrame(dst, recRelay, b[:])
 }
 
-func appendCommitFrame(dst []byte, n uint64, batchStart uint32) []byte {
+// appendCommitFrame appends a COMMIT frame. ms is when the batch's rows
+// were enqueued (unix milliseconds; 0: unknown).
+func appendCommitFrame(dst []byte, n uint64, batchStart uint32, ms int64) []byte {
 	var b [commitBodySize]byte
 	copy(b[:], commitMagic)
 	binary.LittleEndian.PutUint64(b[8:], n)
 	binary.LittleEndian.PutUint32(b[16:], batchStart)
+	binary.LittleEndian.PutUint64(b[20:], uint64(ms))
 	return appendFrame(dst, recCommit, b[:])
 }
 
 type commitRecord struct {
 	n          uint64 // commit number within the segment, from 1
 	batchStart uint32 // offset of the batch's first frame
+	ms         int64  // enqueue time of the batch's rows, unix ms; 0: unknown (old frame)
 }
 
 func decodeCommit(body []byte) (commitRecord, bool) {
 	if string(body[:8]) != commitMagic {
 		return commitRecord{}, false
 	}
-	return commitRecord{n: binary.LittleEndian.Uint64(body[8:]), batchStart: binary.LittleEndian.Uint32(body[16:])}, true
+	c := commitRecord{n: binary.LittleEndian.Uint64(body[8:]), batchStart: binary.LittleEndian.Uint32(body[16:])}
+	if len(body) == commitBodySize {
+		c.ms = int64(binary.LittleEndian.Uint64(body[20:]))
+		if c.ms < 0 {
+			c.ms = 0
+		}
+	}
+	return c, true
 }
 
 // prepareRecord is the body of recPrepare: the transaction xid prepared

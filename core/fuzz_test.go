@@ -49,6 +49,7 @@ func FuzzRecordDecode(f *testing.F) {
 			off += fr.size
 		}
 	}
+	f.Add(appendOldCommitFrame(nil, 3, 40)) // before COMMIT frames carried a time
 	f.Add([]byte{})
 	f.Add(make([]byte, frameHeaderSize))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -79,6 +80,9 @@ func FuzzRecover(f *testing.F) {
 	for i, s := range segs {
 		f.Add(uint8(i), files[s])
 		f.Add(uint8(i), files[s][:len(files[s])/2])
+		if seq, ok := parseSegmentName(filepath.Base(s)); ok {
+			f.Add(uint8(i), oldFormatSegment(seq))
+		}
 	}
 	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
 		f2 := map[string][]byte{}

@@ -20,7 +20,11 @@ var updateGolden = flag.Bool("update", false, "rewrite core/testdata/golden")
 func TestGolden(t *testing.T) {
 	m := newMemFS(1)
 	m.MkdirAll("/db")
-	opts := Options{FS: m, SegmentSize: 700, NoBackground: true, Prealloc: PreallocGrow}
+	// The clock advances 700 ms per batch, so that compaction groups rows
+	// into batches by their enqueue times (compactTimeGrain).
+	clock := int64(1_700_000_000_000)
+	now := func() int64 { clock += 700; return clock }
+	opts := Options{FS: m, SegmentSize: 700, NoBackground: true, Prealloc: PreallocGrow, Now: now}
 	require.NoError(t, Create(testDir, opts))
 	tb, err := Open(testDir, opts)
 	require.NoError(t, err)

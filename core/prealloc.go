@@ -50,7 +50,7 @@ func (t *Table) prepareSpace(seg *segment, end, n int64) error {
 		// write the overwritten blocks.
 		from := max(seg.allocated, end)
 		size := max(need, from+preallocChunk)
-		size = min(size, max(need, t.opts.SegmentSize))
+		size = min(size, max(need, t.segmentSize()))
 		if size <= from {
 			return nil
 		}
@@ -96,7 +96,7 @@ func (t *Table) fillWhenIdle() {
 	seg := t.segs[len(t.segs)-1]
 	end := seg.end
 	t.mu.RUnlock()
-	if seg.allocated-end >= preallocChunk/2 || seg.allocated >= t.opts.SegmentSize {
+	if seg.allocated-end >= preallocChunk/2 || seg.allocated >= t.segmentSize() {
 		return
 	}
 	if err := t.prepareSpace(seg, seg.allocated, 1); err != nil && !errors.Is(err, ErrNoSpace) {

@@ -181,6 +181,7 @@ func (t *Table) replay(seqs []uint64, keep []int, hdrs []segmentHeader, proven m
 			return fileError(ErrIO, name, 0, err)
 		}
 		s := newSegment(seqs[i], hdrs[i].base, hdrs[i].kind, f)
+		s.version = hdrs[i].version
 		s.maxID = lastRowID
 		var prev *segment
 		if len(t.segs) > 0 {
@@ -300,8 +301,10 @@ func (t *Table) loadSegment(s, prev *segment, name string, last bool, lastRowID 
 		if st == frameOK && off == 0 && fr.typ != recSegment {
 			st = frameBad
 		}
+		var c commitRecord
 		if st == frameOK && fr.typ == recCommit {
-			c, ok := decodeCommit(fr.body)
+			var ok bool
+			c, ok = decodeCommit(fr.body)
 			if !ok || c.n != s.commits+1 {
 				st = frameBad
 			}
@@ -320,11 +323,13 @@ func (t *Table) loadSegment(s, prev *segment, name string, last bool, lastRowID 
 			off += int64(fr.size)
 			continue
 		}
+		first := s.nrows()
 		for _, p := range pending {
 			if err := t.applyRecord(s, prev, name, p.typ, p.body, p.off, lastRowID); err != nil {
 				return err
 			}
 		}
+		s.noteBatch(first, c.ms)
 		pending = pending[:0]
 		off += int64(fr.size)
 		s.commits++

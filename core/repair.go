@@ -43,11 +43,13 @@ type RepairReport struct {
 type keptRow struct {
 	id      uint64
 	payload []byte
+	ms      int64 // enqueue time (unix ms, 0: unknown)
 }
 
 // writeRepaired writes the fresh segment seq holding rows (ascending ids)
 // durably under its final name and returns each row's frame offset and
-// the size.
+// the size. The rows get one COMMIT frame, with the time of the oldest of
+// them whose time is known: ages are overstated, never understated.
 func writeRepaired(fsys FS, dir string, seq, nextID uint64, marks [MaxRelaySlots]uint64, rows []keptRow) ([]uint32, int64, error) {
 	b := segmentHeader{seq: seq, base: 0, kind: kindTruncate}.encode(nil)
 	st := stateRecord{nextRowID: nextID, marks: marks}
@@ -60,11 +62,22 @@ func writeRepaired(fsys FS, dir string, seq, nextID uint64, marks [MaxRelaySlots
 		offs[i] = uint32(len(b))
 		b = appendRowFrame(b, r.id, r.payload)
 	}
-	b = appendCommitFrame(b, 1, 0)
+	b = appendCommitFrame(b, 1, 0, oldestKnown(rows))
 	if err := WriteFileAtomic(fsys, filepath.Join(dir, segmentName(seq)), b); err != nil {
 		return nil, 0, err
 	}
 	return offs, int64(len(b)), nil
+}
+
+// oldestKnown is the earliest known enqueue time of rows (0: none known).
+func oldestKnown(rows []keptRow) int64 {
+	var ms int64
+	for _, r := range rows {
+		if r.ms != 0 && (ms == 0 || r.ms < ms) {
+			ms = r.ms
+		}
+	}
+	return ms
 }
 
 // Repair verifies the open table and, if it found errors, rewrites it
@@ -99,12 +112,13 @@ func (t *Table) Repair(opts CheckOptions) (rep *RepairReport, err error) {
 		seg    *segment
 		id     uint64
 		off, n uint32
+		ms     int64
 	}
 	t.mu.RLock()
 	var refs []ref
 	for _, s := range t.segs {
 		for i := s.nextLive(0); i < s.nrows(); i = s.nextLive(i + 1) {
-			refs = append(refs, ref{s, s.idAt(i), s.offs[i], s.lens[i]})
+			refs = append(refs, ref{s, s.idAt(i), s.offs[i], s.lens[i], s.timeAt(i)})
 		}
 		s.acquire()
 	}
@@ -134,7 +148,7 @@ func (t *Table) Repair(opts CheckOptions) (rep *RepairReport, err error) {
 			lostIDs[r.id] = true
 			continue
 		}
-		kept = append(kept, keptRow{r.id, p})
+		kept = append(kept, keptRow{r.id, p, r.ms})
 	}
 	seq := lastSeq + 1
 	offs, size, err := writeRepaired(t.fs, dir, seq, nextID, marks, kept)
@@ -152,6 +166,7 @@ func (t *Table) Repair(opts CheckOptions) (rep *RepairReport, err error) {
 	for i, r := range kept {
 		fresh.addRow(r.id, int64(offs[i]), len(r.payload), true)
 	}
+	fresh.noteBatch(0, oldestKnown(kept))
 	fresh.maxID = max(fresh.maxID, maxID)
 
 	t.mu.Lock()
@@ -224,7 +239,7 @@ func RepairDir(fsys FS, dir string, opts CheckOptions) (rep *RepairReport, err e
 			if _, err := s.f.ReadAt(buf, int64(s.offs[i])); err != nil {
 				return rep, fileError(ErrIO, s.name, int64(s.offs[i]), err)
 			}
-			kept = append(kept, keptRow{id, buf[frameHeaderSize+rowBodyMin:]})
+			kept = append(kept, keptRow{id, buf[frameHeaderSize+rowBodyMin:], 0})
 		}
 	}
 	names, err := fsys.ReadDir(dir)

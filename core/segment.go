@@ -18,11 +18,12 @@ import (
 // under t.mu.Lock. The file handle is safe for concurrent positional reads;
 // only the committer (or compaction, before publication) writes to it.
 type segment struct {
-	seq  uint64
-	base uint64
-	kind byte
-	name string // file name inside the table directory
-	f    File
+	seq     uint64
+	base    uint64
+	kind    byte
+	version uint32 // of the file's header; below formatVersion: never appended to
+	name    string // file name inside the table directory
+	f       File
 
 	// refs counts users of f: one for the table while the segment is in
 	// t.segs, one per in-flight read. The file is closed at zero.
@@ -51,10 +52,16 @@ type segment struct {
 	// (0: none). Compaction must keep both kinds of frame (compact.go).
 	unresolved   int
 	resolvesFrom uint64
+	// Enqueue times: rows from index bRow[j] up to bRow[j+1] were enqueued
+	// at bMs[j] (unix ms, 0: unknown, from a COMMIT frame without a time).
+	// One entry per batch with rows (log segments) or per run of rows of
+	// close times (compacted segments); bRow increases.
+	bRow []uint32
+	bMs  []int64
 }
 
 func newSegment(seq, base uint64, kind byte, f File) *segment {
-	s := &segment{seq: seq, base: base, kind: kind, name: segmentName(seq), f: f}
+	s := &segment{seq: seq, base: base, kind: kind, version: formatVersion, name: segmentName(seq), f: f}
 	s.refs.Store(1)
 	return s
 }
@@ -109,6 +116,28 @@ func (s *segment) addRow(id uint64, off int64, n int, live bool) {
 	} else {
 		s.deadBytes += fb
 	}
+}
+
+// noteBatch records that the rows from index first on were enqueued at ms.
+// Consecutive batches of the same time share an entry.
+func (s *segment) noteBatch(first int, ms int64) {
+	if first >= len(s.offs) {
+		return
+	}
+	if n := len(s.bMs); n > 0 && s.bMs[n-1] == ms {
+		return
+	}
+	s.bRow = append(s.bRow, uint32(first))
+	s.bMs = append(s.bMs, ms)
+}
+
+// timeAt is the enqueue time of row i (unix ms, 0: unknown).
+func (s *segment) timeAt(i int) int64 {
+	j := sort.Search(len(s.bRow), func(j int) bool { return s.bRow[j] > uint32(i) }) - 1
+	if j < 0 {
+		return 0
+	}
+	return s.bMs[j]
 }
 
 // find returns the index of row id, or ok=false.

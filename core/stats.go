@@ -32,6 +32,10 @@ type Stats struct {
 	// CorruptSkipped is how many damaged rows takes skipped (each row
 	// once while the table is open).
 	CorruptSkipped uint64
+	// Oldest is when the oldest live row that no consumer or prepared
+	// transaction owns was enqueued (unix ms); 0 when there is none or its
+	// time is unknown (written before COMMIT frames carried a time).
+	Oldest int64
 }
 
 // Global are the counters of every table of the process since it started,
@@ -159,7 +163,25 @@ func (t *Table) Stats() Stats {
 		s.BytesTotal += uint64(seg.liveBytes + seg.deadBytes)
 		s.BytesRemoved += uint64(seg.deadBytes)
 	}
+	s.Oldest = t.oldestLocked()
 	return s
+}
+
+// oldestLocked is Stats.Oldest. Rows are in id order along t.segs, and a
+// batch's rows are enqueued after those of earlier batches (a prepared
+// transaction's rows carry the time of its PREPARE, which precedes their
+// ids' successors' commits), so the first live unowned row is the oldest.
+// It skips at most len(t.owned) rows. Caller holds t.mu.
+func (t *Table) oldestLocked() int64 {
+	for _, seg := range t.segs {
+		for i := seg.nextLive(0); i < seg.nrows(); i = seg.nextLive(i + 1) {
+			if t.owned[seg.idAt(i)] != nil {
+				continue
+			}
+			return seg.timeAt(i)
+		}
+	}
+	return 0
 }
 
 // CountWaitTimeout records a queue_wait that timed out on this table.

@@ -22,6 +22,9 @@ type Options struct {
 	Prealloc PreallocMode
 	// Committer selects who writes and syncs a group commit (commit.go).
 	Committer CommitterMode
+	// Now, when set, is the clock of enqueue times in unix milliseconds
+	// (tests); nil: the system clock.
+	Now func() int64
 	// OnCompaction, when set, is called after each background compaction
 	// that did something or failed (from the compaction goroutine, no
 	// table lock held).
@@ -40,18 +43,84 @@ const (
 	CommitGoroutine
 )
 
-const defaultSegmentSize = 64 << 20
+const (
+	defaultSegmentSize = 64 << 20
+	// MinSegmentSize and MaxSegmentSize bound SetTuning's SegmentSize.
+	MinSegmentSize = 1 << 20
+	MaxSegmentSize = 1 << 30
+)
 
 func (o *Options) norm() {
 	if o.FS == nil {
 		o.FS = OSFS{}
 	}
-	if o.SegmentSize <= 0 {
-		o.SegmentSize = defaultSegmentSize
+	if o.SegmentSize > MaxSegmentSize {
+		o.SegmentSize = MaxSegmentSize
 	}
-	if o.SegmentSize > 1<<30 {
-		o.SegmentSize = 1 << 30
+}
+
+// Tuning is the process-wide setting of the tables that do not set their
+// own (SetTuning). It may change while tables are open: each value is read
+// where it is used.
+type Tuning struct {
+	// SegmentSize is the size at which a table starts a new segment file
+	// (tables whose Options.SegmentSize is 0). Default 64 MiB.
+	SegmentSize int64
+	// CompactLivePercent: compaction rewrites a range of sealed segments
+	// when at most this percentage of its bytes belong to live rows.
+	// Default 50.
+	CompactLivePercent int
+	// CompactRest is the background compaction's pause between two looks
+	// at a table. Default 50 ms.
+	CompactRest time.Duration
+}
+
+// DefaultTuning is the setting of a process that never calls SetTuning.
+var DefaultTuning = Tuning{SegmentSize: defaultSegmentSize, CompactLivePercent: 50, CompactRest: 50 * time.Millisecond}
+
+var (
+	tuneSegmentSize atomic.Int64
+	tuneLivePercent atomic.Int64
+	tuneCompactRest atomic.Int64 // nanoseconds
+)
+
+func init() { _ = SetTuning(DefaultTuning) }
+
+// SetTuning changes the process-wide Tuning; ErrBadArgument (and nothing
+// changed) for a value out of its range: SegmentSize in
+// [MinSegmentSize, MaxSegmentSize], CompactLivePercent in [1, 99],
+// CompactRest in [0, 1 min].
+func SetTuning(tu Tuning) error {
+	if tu.SegmentSize < MinSegmentSize || tu.SegmentSize > MaxSegmentSize {
+		return fmt.Errorf("%w: segment size %d not in %d..%d", ErrBadArgument, tu.SegmentSize, MinSegmentSize, MaxSegmentSize)
 	}
+	if tu.CompactLivePercent < 1 || tu.CompactLivePercent > 99 {
+		return fmt.Errorf("%w: compaction live percentage %d not in 1..99", ErrBadArgument, tu.CompactLivePercent)
+	}
+	if tu.CompactRest < 0 || tu.CompactRest > time.Minute {
+		return fmt.Errorf("%w: compaction rest %v not in 0..1m", ErrBadArgument, tu.CompactRest)
+	}
+	tuneSegmentSize.Store(tu.SegmentSize)
+	tuneLivePercent.Store(int64(tu.CompactLivePercent))
+	tuneCompactRest.Store(int64(tu.CompactRest))
+	return nil
+}
+
+// CurrentTuning returns the process-wide Tuning.
+func CurrentTuning() Tuning {
+	return Tuning{
+		SegmentSize:        tuneSegmentSize.Load(),
+		CompactLivePercent: int(tuneLivePercent.Load()),
+		CompactRest:        time.Duration(tuneCompactRest.Load()),
+	}
+}
+
+// segmentSize is the table's segment size now: its own, or the process's.
+func (t *Table) segmentSize() int64 {
+	if t.opts.SegmentSize > 0 {
+		return t.opts.SegmentSize
+	}
+	return tuneSegmentSize.Load()
 }
 
 // tableSeq numbers tables for a canonical lock order and identity.
@@ -163,7 +232,7 @@ func writeFreshSegment(fsys FS, dir string, seq, base uint64, kind byte, st *sta
 	var b []byte
 	b = segmentHeader{seq: seq, base: base, kind: kind}.encode(b)
 	b = st.encode(b)
-	b = appendCommitFrame(b, 1, 0)
+	b = appendCommitFrame(b, 1, 0, 0)
 	return WriteFileAtomic(fsys, filepath.Join(dir, segmentName(seq)), b)
 }
 

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -48,7 +49,24 @@ type File interface {
 }
 
 // OSFS is the real file system.
+//
+// With SetSyncOff(true) its Sync and SyncDir do nothing: the bytes written
+// are the same, only their durability is given up (tests and benchmarks
+// that do not need it). Nothing else changes, so files written that way
+// are ordinary table files.
 type OSFS struct{}
+
+// syncOff makes OSFS skip fdatasync and directory fsync (SetSyncOff).
+var syncOff atomic.Bool
+
+// SetSyncOff turns file and directory syncs of OSFS off (true) or back on.
+// With syncs off, a crash of the machine (not of the process: the page
+// cache survives that) may lose acknowledged rows or leave table files that
+// recovery refuses.
+func SetSyncOff(off bool) { syncOff.Store(off) }
+
+// SyncOff reports whether syncs are off (SetSyncOff).
+func SyncOff() bool { return syncOff.Load() }
 
 type osFile struct{ f *os.File }
 
@@ -86,6 +104,9 @@ func (OSFS) Remove(name string) error             { return os.Remove(name) }
 func (OSFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
 
 func (OSFS) SyncDir(name string) error {
+	if syncOff.Load() {
+		return nil
+	}
 	d, err := os.Open(name)
 	if err != nil {
 		return err
@@ -112,6 +133,9 @@ func (f osFile) ReadAt(p []byte, off int64) (int, error)  { return f.f.ReadAt(p,
 func (f osFile) WriteAt(p []byte, off int64) (int, error) { return f.f.WriteAt(p, off) }
 
 func (f osFile) Sync() error {
+	if syncOff.Load() {
+		return nil
+	}
 	for {
 		err := unix.Fdatasync(int(f.f.Fd()))
 		if err != syscall.EINTR {

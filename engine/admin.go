@@ -9,7 +9,9 @@ import "C"
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/queue-engine/queue/core"
 )
@@ -56,6 +58,11 @@ func qc_admin(op C.int, path *C.char, buf *C.char, capacity C.size_t, length *C.
 		return setErr(e, adminCopied(buf, capacity))
 	case C.QC_ADMIN_SYNC:
 		return setErr(e, syncLazy())
+	case C.QC_ADMIN_SET:
+		if path == nil {
+			return setErr(e, errCode(qcEINVAL, "queue: NULL setting"))
+		}
+		return setErr(e, adminSet(C.GoString(path)))
 	}
 	if path == nil {
 		return setErr(e, errCode(qcEINVAL, "queue: NULL path"))
@@ -77,6 +84,55 @@ func qc_admin(op C.int, path *C.char, buf *C.char, capacity C.size_t, length *C.
 	return setErr(e, errCode(qcEINVAL, "queue: unknown administrative operation %d", int(op)))
 }
 
+// syncName is the sync setting's value.
+func syncName() string {
+	if core.SyncOff() {
+		return "off"
+	}
+	return "fdatasync"
+}
+
+// adminSet applies one "name=value" setting (QC_ADMIN_SET).
+func adminSet(kv string) error {
+	name, val, ok := strings.Cut(kv, "=")
+	if !ok {
+		return errCode(qcEINVAL, "queue: setting %q is not name=value", kv)
+	}
+	if name == "sync" {
+		switch val {
+		case "fdatasync":
+			core.SetSyncOff(false)
+		case "off":
+			core.SetSyncOff(true)
+		default:
+			return errCode(qcEINVAL, "queue: sync=%q: fdatasync or off", val)
+		}
+		return nil
+	}
+	n, err := strconv.ParseInt(val, 10, 64)
+	if err != nil {
+		return errCode(qcEINVAL, "queue: %s=%q: not a number", name, val)
+	}
+	tu := core.CurrentTuning()
+	switch name {
+	case "segment_size":
+		tu.SegmentSize = n
+	case "compact_live_percent":
+		tu.CompactLivePercent = int(max(min(n, 1000), -1))
+	case "compact_rest_ms":
+		if n < 0 || n > 60_000 {
+			return errCode(qcEINVAL, "queue: compact_rest_ms=%d not in 0..60000", n)
+		}
+		tu.CompactRest = time.Duration(n) * time.Millisecond
+	default:
+		return errCode(qcEINVAL, "queue: unknown setting %q", name)
+	}
+	if err := core.SetTuning(tu); err != nil {
+		return errCode(qcEINVAL, "%v", err)
+	}
+	return nil
+}
+
 // engineStatus is the library's part of SHOW ENGINE QUEUE STATUS (the
 // handler prints the counters of QC_ADMIN_COUNTERS before it): a few
 // "name value" lines (a form monitoring parses as ^(\w+)\s+(\d+)$), then
@@ -92,6 +148,12 @@ func engineStatus() string {
 	fmt.Fprintf(&b, "go_entries %d\n", goEntries.Load())
 	fmt.Fprintf(&b, "open_tables %d\n", len(keys))
 	fmt.Fprintf(&b, "handles %d\n", tableHandles.len()+cursors.len()+sessions.len())
+	tu := core.CurrentTuning()
+	fmt.Fprintf(&b, "settings: segment_size=%d compact_live_percent=%d compact_rest_ms=%d sync=%s\n",
+		tu.SegmentSize, tu.CompactLivePercent, tu.CompactRest.Milliseconds(), syncName())
+	if core.SyncOff() {
+		b.WriteString("DURABILITY IS OFF: queue_sync=off, commits are acknowledged without fdatasync; a machine crash loses them (tests only)\n")
+	}
 	for _, k := range keys {
 		st := open[k].t.Stats()
 		fmt.Fprintf(&b, "%s: rows=%d owned=%d waiting=%d written=%d removed=%d bytes=%d syncs=%d compactions=%d\n",

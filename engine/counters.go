@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/queue-engine/queue/core"
@@ -71,8 +72,12 @@ func (c countingFS) Remove(name string) error              { return c.fs.Remove(
 func (c countingFS) Rename(o, n string) error              { return counted(c.fs.Rename(o, n)) }
 func (c countingFS) Exists(name string) (bool, error)      { return c.fs.Exists(name) }
 
+// Syncs skipped by queue_sync=off (core.SetSyncOff) do not reach the disk
+// and are not counted.
 func (c countingFS) SyncDir(name string) error {
-	fileSyncs.Add(1)
+	if !core.SyncOff() {
+		fileSyncs.Add(1)
+	}
 	return counted(c.fs.SyncDir(name))
 }
 
@@ -89,7 +94,9 @@ func (f countingFile) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (f countingFile) Sync() error {
-	fileSyncs.Add(1)
+	if !core.SyncOff() {
+		fileSyncs.Add(1)
+	}
 	return counted(f.f.Sync())
 }
 
@@ -171,6 +178,7 @@ func counters() C.qc_counters {
 	c.corrupt_skipped = C.uint64_t(g.CorruptSkipped)
 	c.go_entries = C.uint64_t(goEntries.Load())
 	open := openTables()
+	now := time.Now().UnixMilli()
 	c.open_tables = C.uint64_t(len(open))
 	for _, ent := range open {
 		st := ent.t.Stats()
@@ -179,6 +187,12 @@ func counters() C.qc_counters {
 		c.bytes_total += C.uint64_t(st.BytesTotal)
 		c.bytes_free += C.uint64_t(st.BytesRemoved)
 		c.segments += C.uint64_t(st.Segments)
+		if age := oldestAge(st, now); age > 0 && uint64(age) > uint64(c.oldest_age) {
+			c.oldest_age = C.uint64_t(age)
+		}
+	}
+	if core.SyncOff() {
+		c.sync_off = 1
 	}
 	c.waiting = C.uint64_t(waitingSessions())
 	return c
@@ -202,8 +216,10 @@ func tableInfos() []C.qc_table_info {
 	}
 	sort.Strings(keys)
 	out := make([]C.qc_table_info, 0, len(keys))
+	now := time.Now().UnixMilli()
 	for _, k := range keys {
 		var ti C.qc_table_info
+		ti.oldest_age = -1
 		copyCString(&ti.path[0], C.size_t(len(ti.path)), k)
 		if ent, ok := open[k]; ok {
 			st := ent.t.Stats()
@@ -217,10 +233,21 @@ func tableInfos() []C.qc_table_info {
 			ti.rows_written = C.uint64_t(st.RowsWritten)
 			ti.rows_removed = C.uint64_t(st.RowsRemoved)
 			ti.last_compaction = C.int64_t(st.LastCompaction)
+			ti.oldest_age = C.int64_t(oldestAge(st, now))
 		}
 		out = append(out, ti)
 	}
 	return out
+}
+
+// oldestAge is the age in whole seconds of the table's oldest queued row
+// at now (unix ms); -1 when it has none or its time is unknown. A clock
+// that went back counts as age 0.
+func oldestAge(st core.Stats, now int64) int64 {
+	if st.Oldest == 0 {
+		return -1
+	}
+	return max(now-st.Oldest, 0) / 1000
 }
 
 // readable reports whether key's table is a queue table of the server

@@ -39,7 +39,7 @@
 extern "C" {
 #endif
 
-#define QC_ABI_VERSION 4
+#define QC_ABI_VERSION 5
 
 /* qc_wait flags. QC_WAIT_IN_ORDER (queue_wait_in_order): the take never
    passes a row of a spec that another session owns; while one is owned the
@@ -174,7 +174,13 @@ typedef struct qc_owned {
 enum { QC_ADMIN_STATS = 1, QC_ADMIN_COMPACT = 2, QC_ADMIN_STATUS = 3,
        QC_ADMIN_COUNTERS = 4, QC_ADMIN_TABLES = 5, QC_ADMIN_CHECK = 6,
        QC_ADMIN_CHECK_QUICK = 7, QC_ADMIN_REPAIR = 8, QC_ADMIN_OPTIMIZE = 9,
-       QC_ADMIN_LOG = 10, QC_ADMIN_COPIED = 11, QC_ADMIN_SYNC = 12 };
+       QC_ADMIN_LOG = 10, QC_ADMIN_COPIED = 11, QC_ADMIN_SYNC = 12,
+       QC_ADMIN_SET = 13 };
+
+/* QC_ADMIN_SET: path is "name=value", a setting of the library for every
+   table (docs/OPERATIONS.md, "Settings"): segment_size (bytes),
+   compact_live_percent, compact_rest_ms, sync ("fdatasync" or "off").
+   QC_EINVAL (nothing changed) for an unknown name or a value out of range. */
 
 /* QC_ADMIN_COUNTERS: the library's counters, one snapshot (fields from
    nearly the same instant). Counters count since the library was loaded,
@@ -204,6 +210,10 @@ typedef struct qc_counters {
   uint64_t bytes_total;      /* now: row bytes in table files */
   uint64_t bytes_free;       /* now: of removed rows, not yet reclaimed */
   uint64_t segments;         /* now: segment files */
+  uint64_t oldest_age;       /* now: seconds since the oldest queued row of any
+                                open table was enqueued (max over the tables;
+                                0 when none is known) */
+  uint64_t sync_off;         /* now: 1 when syncs are off (sync=off) */
 } qc_counters;
 
 /* QC_ADMIN_TABLES: one entry per open table, then one per table found on
@@ -220,6 +230,9 @@ typedef struct qc_table_info {
   uint64_t rows_written;     /* since the table was opened */
   uint64_t rows_removed;     /* since the table was opened */
   int64_t  last_compaction;  /* unix seconds, 0 if none since opened */
+  int64_t  oldest_age;       /* seconds since the oldest live row no consumer
+                                owns was enqueued; -1: no such row, or its
+                                time is unknown (written by an older version) */
 } qc_table_info;
 enum { QC_SCAN_VISIBLE = 0, QC_SCAN_ALL = 1 };
 

@@ -1119,6 +1119,8 @@ static void queue_drop_database(handlerton *, char *path)
   my_dirend(dir);
 }
 
+static void push_settings();
+
 static int queue_init(void *p)
 {
   queue_hton= static_cast<handlerton*>(p);
@@ -1141,6 +1143,7 @@ static int queue_init(void *p)
     return 1;
   }
   __atomic_store_n(&engine_ready, 1, __ATOMIC_RELEASE);
+  push_settings();
   return 0;
 }
 
@@ -1178,9 +1181,106 @@ bool queue_thd_wait_in_order(THD *thd)
   return THDVAR(thd, wait_in_order);
 }
 
+/* Settings of the library (docs/OPERATIONS.md, "Settings"): each is
+   handed to it as "name=value" (QC_ADMIN_SET) when it changes and once at
+   init. The server checks the ranges, which are the library's. */
+static ulonglong segment_size= 64ULL << 20;
+static uint compact_live_percent= 50;
+static ulong compact_rest_ms= 50;
+static ulong sync_method= 0;              /* index into sync_names */
+static const char *sync_names[]= { "fdatasync", "off", nullptr };
+static TYPELIB sync_typelib= { 2, "queue_sync", sync_names, nullptr };
+
+static void warn_sync_off()
+{
+  sql_print_warning("QUEUE: queue_sync=off: commits are acknowledged without "
+                    "fdatasync; a crash of the machine can lose acknowledged "
+                    "rows and damage queue tables. For tests only");
+}
+
+static void set_library(const char *name, unsigned long long v)
+{
+  if (!queue_engine_ready())
+    return;
+  char kv[96];
+  if (strcmp(name, "sync") == 0)
+    my_snprintf(kv, sizeof(kv), "sync=%s", sync_names[v ? 1 : 0]);
+  else
+    my_snprintf(kv, sizeof(kv), "%s=%llu", name, v);
+  qc_err e= {{0}};
+  if (qc_admin(QC_ADMIN_SET, kv, nullptr, 0, nullptr, &e) != QC_OK)
+    sql_print_error("QUEUE: setting %s: %s", kv, e.msg);
+}
+
+static void push_settings()
+{
+  set_library("segment_size", segment_size);
+  set_library("compact_live_percent", compact_live_percent);
+  set_library("compact_rest_ms", compact_rest_ms);
+  set_library("sync", sync_method);
+  if (sync_method)
+    warn_sync_off();
+}
+
+static void update_segment_size(MYSQL_THD, struct st_mysql_sys_var *, void *ptr, const void *save)
+{
+  *static_cast<ulonglong*>(ptr)= *static_cast<const ulonglong*>(save);
+  set_library("segment_size", segment_size);
+}
+
+static void update_live_percent(MYSQL_THD, struct st_mysql_sys_var *, void *ptr, const void *save)
+{
+  *static_cast<uint*>(ptr)= *static_cast<const uint*>(save);
+  set_library("compact_live_percent", compact_live_percent);
+}
+
+static void update_compact_rest(MYSQL_THD, struct st_mysql_sys_var *, void *ptr, const void *save)
+{
+  *static_cast<ulong*>(ptr)= *static_cast<const ulong*>(save);
+  set_library("compact_rest_ms", compact_rest_ms);
+}
+
+static void update_sync(MYSQL_THD, struct st_mysql_sys_var *, void *ptr, const void *save)
+{
+  *static_cast<ulong*>(ptr)= *static_cast<const ulong*>(save);
+  set_library("sync", sync_method);
+  if (sync_method)
+    warn_sync_off();
+  else
+    sql_print_information("QUEUE: queue_sync=fdatasync: commits are durable again");
+}
+
+static MYSQL_SYSVAR_ULONGLONG(segment_size, segment_size, PLUGIN_VAR_RQCMDARG,
+  "Size in bytes at which a queue table starts a new segment file; "
+  "compaction reclaims space by whole segments, and its output file holds "
+  "at most this much. Takes effect at each table's next new segment",
+  nullptr, update_segment_size, 64ULL << 20, 1ULL << 20, 1ULL << 30, 0);
+
+static MYSQL_SYSVAR_UINT(compact_live_percent, compact_live_percent, PLUGIN_VAR_RQCMDARG,
+  "Background compaction rewrites a range of sealed segments once at most "
+  "this percentage of its bytes belongs to queued rows (lower: less "
+  "rewriting, more disk space)",
+  nullptr, update_live_percent, 50, 1, 99, 0);
+
+static MYSQL_SYSVAR_ULONG(compact_rest_ms, compact_rest_ms, PLUGIN_VAR_RQCMDARG,
+  "Milliseconds the background compaction of a table rests between two "
+  "looks at it (higher: fewer wake-ups under a steady stream of consumed "
+  "rows, space reclaimed later)",
+  nullptr, update_compact_rest, 50, 0, 60000, 0);
+
+static MYSQL_SYSVAR_ENUM(sync, sync_method, PLUGIN_VAR_RQCMDARG,
+  "How commits are made durable: fdatasync (default), or off: no syncs at "
+  "all, a crash of the machine can lose acknowledged rows. off is for tests "
+  "only and is logged as a warning",
+  nullptr, update_sync, 0, &sync_typelib);
+
 static struct st_mysql_sys_var *queue_sysvars[]= {
+  MYSQL_SYSVAR(compact_live_percent),
+  MYSQL_SYSVAR(compact_rest_ms),
   MYSQL_SYSVAR(default_wait_timeout),
   MYSQL_SYSVAR(max_statement_size),
+  MYSQL_SYSVAR(segment_size),
+  MYSQL_SYSVAR(sync),
   MYSQL_SYSVAR(wait_in_order),
   nullptr
 };

@@ -98,6 +98,8 @@ bool queue_show_engine_status(THD *thd, stat_print_fn *print)
   line(&s, "corrupt_skipped", c.corrupt_skipped);
   line(&s, "rows_queued", c.rows_queued);
   line(&s, "rows_owned", c.rows_owned);
+  line(&s, "oldest_age", c.oldest_age);
+  line(&s, "sync_off", c.sync_off);
   line(&s, "waiting", c.waiting);
   line(&s, "bytes_total", c.bytes_total);
   line(&s, "bytes_free", c.bytes_free);
@@ -145,6 +147,7 @@ static const Status_var queue_var_defs[]= {
   LIB("evaluation", evaluation),
   LIB("go_entries", go_entries),
   LIB("io_errors", io_errors),
+  LIB("oldest_age", oldest_age),
   LIB("open_tables", open_tables),
   FN("queue_abort", abort),
   FN("queue_end", end),
@@ -158,6 +161,7 @@ static const Status_var queue_var_defs[]= {
   LIB("rows_removed", rows_removed),
   LIB("rows_written", rows_written),
   LIB("segments", segments),
+  LIB("sync_off", sync_off),
   LIB("syncs", syncs),
   LIB("sys_read", sys_read),
   LIB("sys_sync", sys_sync),
@@ -224,13 +228,14 @@ static ST_FIELD_INFO queue_tables_fields[]= {
   Column("ROWS_WRITTEN", ULonglong(), NULLABLE),
   Column("ROWS_REMOVED", ULonglong(), NULLABLE),
   Column("LAST_COMPACTION", Datetime(0), NULLABLE),
+  Column("OLDEST_AGE", ULonglong(), NULLABLE),
   CEnd()
 };
 }
 
 enum {
   F_SCHEMA, F_NAME, F_OPEN, F_QUEUED, F_OWNED, F_WAITING, F_LIVE, F_TOTAL,
-  F_SEGMENTS, F_WRITTEN, F_REMOVED, F_COMPACTION
+  F_SEGMENTS, F_WRITTEN, F_REMOVED, F_COMPACTION, F_OLDEST_AGE
 };
 
 /* "./db/table" (filename-encoded) into the schema and table names. */
@@ -300,6 +305,8 @@ static int queue_tables_fill(THD *thd, TABLE_LIST *tables, Item *)
     }
     else
       fc->set_null();
+    store_figure(t->field[F_OLDEST_AGE], (unsigned long long) ti.oldest_age,
+                 open && ti.oldest_age >= 0);
     if (schema_table_store_record(thd, t))
       return 1;
   }

@@ -44,11 +44,13 @@ sql -e "CREATE USER 'exporter'@'localhost' IDENTIFIED BY 'exp-pw' WITH MAX_USER_
   GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'exporter'@'localhost';
   GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'exporter'@'127.0.0.1';"
 
-# Workload: 10 rows in 2 statements, 3 consumed, 1 owned, 1 consumer waiting
-# on an empty table.
+# Workload: 10 rows in 2 statements 2 seconds apart, 3 consumed, 1 owned, 1
+# consumer waiting on an empty table. The oldest queued row (row 5) is then
+# at least 2 seconds old.
 sql -e "CREATE TABLE jobs (id INT NOT NULL, body VARCHAR(50)) ENGINE=queue;
   CREATE TABLE idle (id INT NOT NULL) ENGINE=queue;
   INSERT INTO jobs SELECT seq, CONCAT('job ', seq) FROM seq_1_to_6;
+  DO SLEEP(2);
   INSERT INTO jobs SELECT seq, CONCAT('job ', seq) FROM seq_7_to_10;"
 for _ in 1 2 3; do sql -e "SELECT queue_wait('jobs', 1); SELECT queue_end();" >/dev/null; done
 sql -e "SELECT queue_wait('jobs', 1); SELECT SLEEP(60);" >/dev/null 2>&1 & pids+=($!)
@@ -96,12 +98,16 @@ for way in "${ways[@]}"; do
     got=$(sed -n "s/^$metric //p" <<<"$metrics")
     if [ "$var" = Queue_go_entries ]; then
       [ -n "$got" ] && got=present; check "$name: $metric" "$got" present
+    elif [ "$var" = Queue_oldest_age ]; then
+      # seconds: the server's answer came after the scrape, up to a second later
+      [ -n "$got" ] && [ $((val - got)) -ge 0 ] && [ $((val - got)) -le 1 ] && got=close
+      check "$name: $metric ($got, server $val)" "$got" close
     else
       check "$name: $metric" "$got" "$val"
     fi
     n=$((n + 1))
   done <<<"$status"
-  check "$name: number of Queue_ variables" "$n" 28
+  check "$name: number of Queue_ variables" "$n" 30
   # The workload's figures, stated independently of the server's answer.
   m() { sed -n "s/^mysql_global_status_queue_$1 //p" <<<"$metrics"; }
   check "$name: rows_written" "$(m rows_written)" 10
@@ -114,6 +120,10 @@ for way in "${ways[@]}"; do
   check "$name: open_tables" "$(m open_tables)" 2
   check "$name: io_errors" "$(m io_errors)" 0
   check "$name: corrupt_rows_skipped" "$(m corrupt_rows_skipped)" 0
+  check "$name: sync_off" "$(m sync_off)" 0
+  age=$(m oldest_age)
+  [ -n "$age" ] && [ "$age" -ge 2 ] && [ "$age" -lt 60 ] && age=ok
+  check "$name: oldest_age at least 2 seconds" "$age" ok
   # Per table, from information_schema.TABLES (the handler's row count:
   # live rows, the owned one included).
   check "$name: table_rows jobs" "$(sed -n 's/^mysql_info_schema_table_rows{schema="test",table="jobs"} //p' <<<"$metrics")" 7

@@ -607,6 +607,27 @@ int main(int argc, char **argv)
     CHECK(table_info("./db/t", &ti));
     CHECK(ti.open == 1 && ti.rows_queued == 3 && ti.rows_written == 3 && ti.segments >= 1);
     CHECK(ti.bytes_live > 0 && ti.bytes_total >= ti.bytes_live);
+    CHECK(ti.oldest_age >= 0 && ti.oldest_age < 60);
+    CHECK(c.sync_off == 0);
+  }
+  {
+    /* settings (QC_ADMIN_SET) */
+    CHECK_RC(qc_admin(QC_ADMIN_SET, "compact_live_percent=60", NULL, 0, NULL, &e), QC_OK);
+    CHECK(status_has("compact_live_percent=60 "));
+    CHECK_RC(qc_admin(QC_ADMIN_SET, "compact_live_percent=100", NULL, 0, NULL, &e), QC_EINVAL);
+    CHECK_RC(qc_admin(QC_ADMIN_SET, "segment_size=1024", NULL, 0, NULL, &e), QC_EINVAL);
+    CHECK_RC(qc_admin(QC_ADMIN_SET, "compact_rest_ms=x", NULL, 0, NULL, &e), QC_EINVAL);
+    CHECK_RC(qc_admin(QC_ADMIN_SET, "nosuch=1", NULL, 0, NULL, &e), QC_EINVAL);
+    CHECK_RC(qc_admin(QC_ADMIN_SET, "sync", NULL, 0, NULL, &e), QC_EINVAL);
+    CHECK_RC(qc_admin(QC_ADMIN_SET, NULL, NULL, 0, NULL, &e), QC_EINVAL);
+    CHECK(status_has("compact_live_percent=60 "));
+    CHECK_RC(qc_admin(QC_ADMIN_SET, "compact_live_percent=50", NULL, 0, NULL, &e), QC_OK);
+    CHECK_RC(qc_admin(QC_ADMIN_SET, "sync=off", NULL, 0, NULL, &e), QC_OK);
+    CHECK(counters_now().sync_off == 1);
+    CHECK(status_has("DURABILITY IS OFF"));
+    CHECK_RC(qc_admin(QC_ADMIN_SET, "sync=fdatasync", NULL, 0, NULL, &e), QC_OK);
+    CHECK(counters_now().sync_off == 0);
+    CHECK(!status_has("DURABILITY IS OFF"));
   }
   {
     /* results are written before done; done is called exactly once */
