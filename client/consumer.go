@@ -71,6 +71,16 @@ type Consumer struct {
 	// Logf, when set, receives one line per lost connection and one when it
 	// is back.
 	Logf func(format string, args ...any)
+	// LogRemovals makes End (and Wait, for the row owned so far) remove the
+	// owned row with the owner's DELETE before queue_end. queue_end and
+	// queue_wait remove rows outside any statement, so the binary log does
+	// not see them; a DELETE is logged (as a Delete_rows event of exactly
+	// that row), so a replica removes the row too and, promoted, delivers
+	// only the rows that were owned at the failover (docs/SCALING.md). The
+	// server must log queue tables as rows: the connection refuses
+	// binlog_format=STATEMENT, under which the logged "DELETE FROM t" would
+	// empty the replica's table.
+	LogRemovals bool
 }
 
 // NewConsumer returns a consumer that takes its connection from db (on the
@@ -117,6 +127,12 @@ func (c *Consumer) ConnectionID() int64 { return c.id }
 func (c *Consumer) Wait(ctx context.Context, specs ...string) (Message, error) {
 	if len(specs) == 0 {
 		return Message{}, errors.New("client: Wait needs at least one table spec")
+	}
+	if c.LogRemovals && c.owned != nil {
+		// queue_wait would remove it unlogged.
+		if err := c.End(ctx); err != nil && !errors.Is(err, ErrConnLost) {
+			return Message{}, err
+		}
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -341,6 +357,13 @@ func (c *Consumer) End(ctx context.Context) error {
 		return nil
 	}
 	err := retryInterrupted(func() error {
+		if c.LogRemovals && c.owned != nil {
+			// In owner mode a DELETE removes exactly the owned row.
+			if _, err := c.conn.ExecContext(context.WithoutCancel(ctx),
+				"DELETE FROM "+QuoteIdent(c.owned.Table)); err != nil {
+				return err
+			}
+		}
 		_, err := c.conn.ExecContext(context.WithoutCancel(ctx), "SELECT queue_end()")
 		return err
 	})
@@ -422,6 +445,17 @@ func (c *Consumer) dial(ctx context.Context) error {
 	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
 		discard(conn)
 		return err
+	}
+	if c.LogRemovals {
+		var format string
+		if err := conn.QueryRowContext(ctx, "SELECT @@SESSION.binlog_format").Scan(&format); err != nil {
+			discard(conn)
+			return err
+		}
+		if strings.EqualFold(format, "STATEMENT") {
+			_ = conn.Close()
+			return errors.New("client: LogRemovals needs binlog_format MIXED or ROW, the connection has STATEMENT")
+		}
 	}
 	c.conn, c.id = conn, id
 	return nil
