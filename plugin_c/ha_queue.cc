@@ -695,9 +695,12 @@ int ha_queue::rnd_init(bool)
     Queue_conn *conn= queue_conn_get(ha_thd(), false);
     if (o)
     {
-      /* The row queue_wait returned: no call into the library. */
+      /* The row queue_wait returned: no call into the library. Copied now,
+         while the image is known to be current: another connection's
+         DELETE of its own owned row moves the epoch on at any moment, and
+         a second check at rnd_next would then see no row at all. */
       owned_scan= 1;
-      return 0;
+      return copy_owned(o);
     }
     if (!conn->owned.maybe_row && conn->owned.table_id == 0)
     {
@@ -743,15 +746,11 @@ int ha_queue::read_row(uchar *buf, int rc, const qc_err &e)
   return qc_to_ha_err(rc, &e, true);
 }
 
-/* Unpacks the connection's cached owned row. It is copied first: BLOB
-   fields point into rowbuf, which lives as long as the handler, while the
-   connection's buffer is reused by the next queue_wait. */
-int ha_queue::read_owned(uchar *buf)
+/* Copies the connection's cached owned row into rowbuf (read_row unpacks
+   it): BLOB fields point into rowbuf, which lives as long as the handler,
+   while the connection's buffer is reused by the next queue_wait. */
+int ha_queue::copy_owned(const Queue_owned *o)
 {
-  bool owner_mode;
-  const Queue_owned *o= cached_owned(&owner_mode);
-  if (!o)
-    return HA_ERR_END_OF_FILE;
   if (rowbuf.cap < o->row.len)
   {
     unsigned char *p= static_cast<unsigned char*>(realloc(rowbuf.buf, o->row.len));
@@ -764,7 +763,7 @@ int ha_queue::read_owned(uchar *buf)
     memcpy(rowbuf.buf, o->row.buf, o->row.len);
   rowbuf.len= o->row.len;
   rowbuf.id= o->row.id;
-  return read_row(buf, QC_OK, qc_err());
+  return 0;
 }
 
 int ha_queue::rnd_next(uchar *buf)
@@ -774,7 +773,7 @@ int ha_queue::rnd_next(uchar *buf)
     if (owned_scan == 2)
       return HA_ERR_END_OF_FILE;
     owned_scan= 2;
-    return read_owned(buf);
+    return read_row(buf, QC_OK, qc_err());   /* copied by rnd_init */
   }
   if (!cursor)
     return HA_ERR_END_OF_FILE;
@@ -838,7 +837,10 @@ int ha_queue::rnd_pos(uchar *buf, uchar *pos)
   bool owner_mode;
   const Queue_owned *o= cached_owned(&owner_mode);
   if (o && o->row.id == id)
-    return read_owned(buf);
+  {
+    int err= copy_owned(o);
+    return err ? err : read_row(buf, QC_OK, qc_err());
+  }
   qc_err e;
   e.msg[0]= 0;
   return read_row(buf, qc_get(tbl, id, &rowbuf, &e), e);
