@@ -359,14 +359,23 @@ func (c *Consumer) End(ctx context.Context) error {
 	err := retryInterrupted(func() error {
 		if c.LogRemovals && c.owned != nil {
 			// In owner mode a DELETE removes exactly the owned row.
-			if _, err := c.conn.ExecContext(context.WithoutCancel(ctx),
-				"DELETE FROM "+QuoteIdent(c.owned.Table)); err != nil {
+			res, err := c.conn.ExecContext(context.WithoutCancel(ctx),
+				"DELETE FROM "+QuoteIdent(c.owned.Table))
+			if err != nil {
 				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				// queue_end would remove the row unlogged: keep it owned.
+				return &keptError{fmt.Errorf("client: the owner's DELETE removed %d rows instead of row %d; the row stays owned", n, c.owned.RowID)}
 			}
 		}
 		_, err := c.conn.ExecContext(context.WithoutCancel(ctx), "SELECT queue_end()")
 		return err
 	})
+	var kept *keptError
+	if errors.As(err, &kept) {
+		return kept.err
+	}
 	c.inOwner, c.owned = false, nil
 	if err != nil {
 		if IsConnLost(err) {
@@ -518,3 +527,8 @@ func (b *Backoff) Sleep(ctx context.Context) error {
 
 // Reset starts the intervals again at Min.
 func (b *Backoff) Reset() { b.cur = 0 }
+
+// keptError is an End that left the row owned (and the consumer's state).
+type keptError struct{ err error }
+
+func (e *keptError) Error() string { return e.err.Error() }
