@@ -4,6 +4,8 @@
 #   make forward-measure  forwarding rate on the same two servers
 #   make forward          builds build/queue-forward
 #   make failover-test    primary -> replica failover (ports 3341, 3342)
+#   make spider-test      producers sharded through Spider (ports 3351-3353)
+#   make spider-measure   Spider front against INSERTs straight to the backends
 # See docs/SCALING.md.
 .PHONY: forward forward-test forward-measure
 
@@ -23,3 +25,14 @@ forward-measure: build
 .PHONY: failover-test
 failover-test: build
 	@scripts/failover-test.sh
+
+# Producers sharded through Spider (ports 3351-3353): a Spider table on a
+# front server partitioned over queue tables on two backends; the measure
+# compares INSERTs through the front with INSERTs sent straight to the
+# backends (SPIDER_ROWS, default 20000).
+.PHONY: spider-test spider-measure
+spider-test: build
+	@scripts/spider-test.sh test
+
+spider-measure: build
+	@scripts/spider-test.sh measure $(SPIDER_ROWS)
