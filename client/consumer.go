@@ -169,7 +169,14 @@ func (c *Consumer) Wait(ctx context.Context, specs ...string) (Message, error) {
 			return Message{}, err
 		}
 		if !ok {
-			continue // the owned row is gone (removed by this connection's DELETE)
+			// The row queue_wait took is not there for this connection (a
+			// DROP or TRUNCATE removed it). Give it back rather than let the
+			// next queue_wait remove a row nobody read: at worst it is
+			// delivered again.
+			if err := c.Abort(ctx); err != nil {
+				return Message{}, err
+			}
+			continue
 		}
 		c.owned = &m
 		if ctx.Err() != nil {
