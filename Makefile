@@ -1,7 +1,8 @@
 # queue: a durable message queue as a MariaDB storage engine.
 #   make run      set up, build, start the sandbox server, run a demo
 #   make test     set up, build, run every test (go, C ABI, ABI check, MTR,
-#                 stress, relay, monitoring, backup, Debian package)
+#                 stress, relay, replica failover, Spider, monitoring, backup,
+#                 Debian package)
 #   make deb      the Debian package (ops.mk)
 # See README.md.
 SHELL := /bin/bash

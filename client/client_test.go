@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,4 +145,74 @@ func TestReconnect(t *testing.T) {
 		t.Fatalf("%v %+v", err, m)
 	}
 	_ = c.End(ctx)
+}
+
+// LogRemovals removes each consumed row with the owner's DELETE (counted
+// by the server as Com_delete, and what the binary log records), both in
+// End and in a Wait that finishes the row owned so far; STATEMENT logging
+// is refused.
+func TestLogRemovals(t *testing.T) {
+	db := needServer(t)
+	mustExec(t, db, "DROP TABLE IF EXISTS logrm",
+		"CREATE TABLE logrm (id INT NOT NULL) ENGINE=queue",
+		"INSERT INTO logrm VALUES (1), (2), (3)")
+	defer db.Exec("DROP TABLE IF EXISTS logrm")
+	comDelete := func() int64 {
+		var name string
+		var n int64
+		if err := db.QueryRow("SHOW GLOBAL STATUS LIKE 'Com_delete'").Scan(&name, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	ctx := context.Background()
+	c := client.NewConsumer(db)
+	c.LogRemovals = true
+	defer c.Close()
+	before := comDelete()
+	for want := int64(1); want <= 2; want++ {
+		m, err := c.Wait(ctx, "logrm")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := m.Get("id"); v != want {
+			t.Fatalf("got id %v, want %d", v, want)
+		}
+	}
+	if err := c.End(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := comDelete() - before; d != 2 {
+		t.Errorf("%d DELETE statements for two consumed rows, want 2", d)
+	}
+	var left []int64
+	rows, err := db.Query("SELECT id FROM logrm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		_ = rows.Scan(&id)
+		left = append(left, id)
+	}
+	rows.Close()
+	if len(left) != 1 || left[0] != 3 {
+		t.Errorf("rows left %v, want [3]", left)
+	}
+
+	mustExec(t, db, "SET GLOBAL binlog_format = 'STATEMENT'")
+	defer db.Exec("SET GLOBAL binlog_format = 'MIXED'")
+	fresh, err := client.Open(dsn) // connections that start under STATEMENT
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	s := client.NewConsumer(fresh)
+	s.LogRemovals = true
+	defer s.Close()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := s.Wait(wctx, "logrm"); err == nil || !strings.Contains(err.Error(), "STATEMENT") {
+		t.Errorf("Wait under binlog_format=STATEMENT: %v, want a refusal", err)
+	}
 }

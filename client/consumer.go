@@ -71,6 +71,16 @@ type Consumer struct {
 	// Logf, when set, receives one line per lost connection and one when it
 	// is back.
 	Logf func(format string, args ...any)
+	// LogRemovals makes End (and Wait, for the row owned so far) remove the
+	// owned row with the owner's DELETE before queue_end. queue_end and
+	// queue_wait remove rows outside any statement, so the binary log does
+	// not see them; a DELETE is logged (as a Delete_rows event of exactly
+	// that row), so a replica removes the row too and, promoted, delivers
+	// only the rows that were owned at the failover (docs/SCALING.md). The
+	// server must log queue tables as rows: the connection refuses
+	// binlog_format=STATEMENT, under which the logged "DELETE FROM t" would
+	// empty the replica's table.
+	LogRemovals bool
 }
 
 // NewConsumer returns a consumer that takes its connection from db (on the
@@ -118,6 +128,12 @@ func (c *Consumer) Wait(ctx context.Context, specs ...string) (Message, error) {
 	if len(specs) == 0 {
 		return Message{}, errors.New("client: Wait needs at least one table spec")
 	}
+	if c.LogRemovals && c.owned != nil {
+		// queue_wait would remove it unlogged.
+		if err := c.End(ctx); err != nil && !errors.Is(err, ErrConnLost) {
+			return Message{}, err
+		}
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return Message{}, err
@@ -153,7 +169,14 @@ func (c *Consumer) Wait(ctx context.Context, specs ...string) (Message, error) {
 			return Message{}, err
 		}
 		if !ok {
-			continue // the owned row is gone (removed by this connection's DELETE)
+			// The row queue_wait took is not there for this connection (a
+			// DROP or TRUNCATE removed it). Give it back rather than let the
+			// next queue_wait remove a row nobody read: at worst it is
+			// delivered again.
+			if err := c.Abort(ctx); err != nil {
+				return Message{}, err
+			}
+			continue
 		}
 		c.owned = &m
 		if ctx.Err() != nil {
@@ -341,9 +364,25 @@ func (c *Consumer) End(ctx context.Context) error {
 		return nil
 	}
 	err := retryInterrupted(func() error {
+		if c.LogRemovals && c.owned != nil {
+			// In owner mode a DELETE removes exactly the owned row.
+			res, err := c.conn.ExecContext(context.WithoutCancel(ctx),
+				"DELETE FROM "+QuoteIdent(c.owned.Table))
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				// queue_end would remove the row unlogged: keep it owned.
+				return &keptError{fmt.Errorf("client: the owner's DELETE removed %d rows instead of row %d; the row stays owned", n, c.owned.RowID)}
+			}
+		}
 		_, err := c.conn.ExecContext(context.WithoutCancel(ctx), "SELECT queue_end()")
 		return err
 	})
+	var kept *keptError
+	if errors.As(err, &kept) {
+		return kept.err
+	}
 	c.inOwner, c.owned = false, nil
 	if err != nil {
 		if IsConnLost(err) {
@@ -423,6 +462,17 @@ func (c *Consumer) dial(ctx context.Context) error {
 		discard(conn)
 		return err
 	}
+	if c.LogRemovals {
+		var format string
+		if err := conn.QueryRowContext(ctx, "SELECT @@SESSION.binlog_format").Scan(&format); err != nil {
+			discard(conn)
+			return err
+		}
+		if strings.EqualFold(format, "STATEMENT") {
+			_ = conn.Close()
+			return errors.New("client: LogRemovals needs binlog_format MIXED or ROW, the connection has STATEMENT")
+		}
+	}
 	c.conn, c.id = conn, id
 	return nil
 }
@@ -484,3 +534,8 @@ func (b *Backoff) Sleep(ctx context.Context) error {
 
 // Reset starts the intervals again at Min.
 func (b *Backoff) Reset() { b.cur = 0 }
+
+// keptError is an End that left the row owned (and the consumer's state).
+type keptError struct{ err error }
+
+func (e *keptError) Error() string { return e.err.Error() }

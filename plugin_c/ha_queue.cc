@@ -695,9 +695,12 @@ int ha_queue::rnd_init(bool)
     Queue_conn *conn= queue_conn_get(ha_thd(), false);
     if (o)
     {
-      /* The row queue_wait returned: no call into the library. */
+      /* The row queue_wait returned: no call into the library. Copied now,
+         while the image is known to be current: another connection's
+         DELETE of its own owned row moves the epoch on at any moment, and
+         a second check at rnd_next would then see no row at all. */
       owned_scan= 1;
-      return 0;
+      return copy_owned(o);
     }
     if (!conn->owned.maybe_row && conn->owned.table_id == 0)
     {
@@ -743,10 +746,10 @@ int ha_queue::read_row(uchar *buf, int rc, const qc_err &e)
   return qc_to_ha_err(rc, &e, true);
 }
 
-/* Unpacks the connection's cached owned row. It is copied first: BLOB
-   fields point into rowbuf, which lives as long as the handler, while the
-   connection's buffer is reused by the next queue_wait. */
-int ha_queue::read_owned(uchar *buf, const Queue_owned *o)
+/* Copies the connection's cached owned row into rowbuf (read_row unpacks
+   it): BLOB fields point into rowbuf, which lives as long as the handler,
+   while the connection's buffer is reused by the next queue_wait. */
+int ha_queue::copy_owned(const Queue_owned *o)
 {
   if (rowbuf.cap < o->row.len)
   {
@@ -760,7 +763,7 @@ int ha_queue::read_owned(uchar *buf, const Queue_owned *o)
     memcpy(rowbuf.buf, o->row.buf, o->row.len);
   rowbuf.len= o->row.len;
   rowbuf.id= o->row.id;
-  return read_row(buf, QC_OK, qc_err());
+  return 0;
 }
 
 int ha_queue::rnd_next(uchar *buf)
@@ -770,15 +773,7 @@ int ha_queue::rnd_next(uchar *buf)
     if (owned_scan == 2)
       return HA_ERR_END_OF_FILE;
     owned_scan= 2;
-    /* Checked again: the image rnd_init found valid may have gone stale
-       since (another connection changed the table's owner epoch). The
-       library then has the row. */
-    bool owner_mode;
-    if (const Queue_owned *o= cached_owned(&owner_mode))
-      return read_owned(buf, o);
-    owned_scan= 0;
-    if (int rc= qc_scan_open(tbl, session(), QC_SCAN_VISIBLE, &cursor))
-      return qc_to_ha_err(rc, nullptr, true);
+    return read_row(buf, QC_OK, qc_err());   /* copied by rnd_init */
   }
   if (!cursor)
     return HA_ERR_END_OF_FILE;
@@ -842,7 +837,10 @@ int ha_queue::rnd_pos(uchar *buf, uchar *pos)
   bool owner_mode;
   const Queue_owned *o= cached_owned(&owner_mode);
   if (o && o->row.id == id)
-    return read_owned(buf, o);
+  {
+    int err= copy_owned(o);
+    return err ? err : read_row(buf, QC_OK, qc_err());
+  }
   qc_err e;
   e.msg[0]= 0;
   return read_row(buf, qc_get(tbl, id, &rowbuf, &e), e);

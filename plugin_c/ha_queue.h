@@ -70,7 +70,7 @@ class ha_queue final : public handler
   int stage_deletes(const uint64_t *ids, size_t n);
   int log_deleted_rows();
   int read_row(uchar *buf, int rc, const qc_err &e);
-  int read_owned(uchar *buf, const Queue_owned *o);
+  int copy_owned(const Queue_owned *o);
 
   void end_scan();
   void end_delete_bracket();

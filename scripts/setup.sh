@@ -21,6 +21,7 @@ if [ -f "$stamp" ] && [ -f "$QUEUE_CACHE/version" ]; then
   V=$(cat "$QUEUE_CACHE/version")
   if [ "$(dpkg-query -W -f='${Version}' mariadb-server 2>/dev/null || true)" = "$V" ] &&
      [ "$(dpkg-query -W -f='${Version}' mariadb-backup 2>/dev/null || true)" = "$V" ] &&
+     [ "$(dpkg-query -W -f='${Version}' mariadb-plugin-spider 2>/dev/null || true)" = "$V" ] &&
      command -v prometheus-mysqld-exporter promtool curl dpkg-deb >/dev/null &&
      [ -f "$QUEUE_CACHE/mariadb-$(printf '%s' "${V#*:}" | tr '+~' '__')/build/libservices/libmysqlservices.a" ]; then
     exit 0
@@ -69,12 +70,13 @@ done
 log "MariaDB version $V"
 
 # 3. Packages: the server, client, test suite and mariabackup pinned to V
-# (mariabackup must match the server it backs up); build tools; the
+# (mariabackup must match the server it backs up; Spider, for the sharding
+# recipe of docs/SCALING.md, must match the server that loads it); build tools; the
 # monitoring exporter the operations tests scrape.
 pkgs_pinned="mariadb-server mariadb-server-core mariadb-client mariadb-client-core
   mariadb-common mariadb-test mariadb-test-data mariadb-backup libmariadb3 mariadb-plugin-provider-bzip2
   mariadb-plugin-provider-lz4 mariadb-plugin-provider-lzma mariadb-plugin-provider-lzo
-  mariadb-plugin-provider-snappy"
+  mariadb-plugin-provider-snappy mariadb-plugin-spider"
 want=()
 for p in $pkgs_pinned; do
   vers=$(apt-cache madison "$p" | awk '{print $3}')

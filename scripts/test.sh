@@ -61,6 +61,14 @@ run_target bench-smoke bench-smoke
 # The relay between two servers of their own (ports 3327, 3328): exactly
 # once across kills of the forwarder and of either server (forward.mk).
 run_target forward-test forward-test
+# A primary -> replica pair (ports 3341, 3342): the replica mirrors the
+# queue when consumers log their removals, and a kill -9 of the primary
+# followed by a promotion loses nothing acknowledged (forward.mk).
+run_target failover-test failover-test
+# Producers sharded through a Spider table over queue tables on two
+# backends (ports 3351-3353): rows on the right backend, durable, each
+# consumed once (forward.mk).
+run_target spider-test spider-test
 # Debian's mysqld_exporter shows the Queue_ status variables (ports 3371,
 # 9105); a hot backup while producers and consumers run, restored into a
 # second server (3372, 3373); the Debian package in the system server
