@@ -439,16 +439,11 @@ func (s *Session) ConsumeAsync(done func(Pending)) (p *Pending, err error) {
 			s.clear()
 			return nil, nil
 		}
-		t.mu.Lock()
-		handed := t.owned[id] == s
-		if handed {
-			t.owned[id] = holder
-		}
-		t.mu.Unlock()
+		handed, moved := s.handOver(t, id, holder)
 		if handed {
 			break
 		}
-		if !s.movedFrom(t, id) {
+		if !moved {
 			s.clear()
 			return nil, nil // ownership became inert meanwhile
 		}
@@ -467,6 +462,23 @@ func (s *Session) ConsumeAsync(done func(Pending)) (p *Pending, err error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// handOver gives s's ownership of row id of t to holder (a placeholder
+// owner: a removal in flight, a transaction). When s does not own it any
+// more, moved reports whether an ALTER's copy took the ownership over
+// meanwhile (the caller looks again with Owned).
+func (s *Session) handOver(t *Table, id uint64, holder *Session) (handed, moved bool) {
+	t.mu.Lock()
+	handed = t.owned[id] == s
+	if handed {
+		t.owned[id] = holder
+	}
+	t.mu.Unlock()
+	if handed {
+		return true, false
+	}
+	return false, s.movedFrom(t, id)
 }
 
 // OwnedAt returns the owned row's table and id, and the table's OwnerEpoch

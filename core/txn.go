@@ -113,7 +113,9 @@ func (x *Txn) Add(rows [][]byte, limit int) (err error) {
 // HoldOwned moves s's owned row, if it is in x's table, into the
 // transaction: its removal happens at commit, and s leaves owner mode at
 // once (queue_end, or the consume step of queue_wait, in a transaction).
-// It reports whether a row was held.
+// It reports whether a row was held; when not, s owns nothing any more,
+// unless its row is now in another table (an ALTER's copy took it over):
+// then s keeps it and the caller holds it in that table's part.
 func (x *Txn) HoldOwned(s *Session) bool {
 	t, id := s.Owned()
 	if t != x.t {
@@ -124,15 +126,14 @@ func (x *Txn) HoldOwned(s *Session) bool {
 	if x.state != txnOpen {
 		return false
 	}
-	t.mu.Lock()
-	held := t.owned[id] == s
-	if held {
-		t.owned[id] = x.holder
+	handed, moved := s.handOver(t, id, x.holder)
+	if handed {
 		x.removes = append(x.removes, id)
 	}
-	t.mu.Unlock()
-	s.clear()
-	return held
+	if handed || !moved {
+		s.clear()
+	}
+	return handed
 }
 
 // Hold moves the live rows ids into the transaction (a DELETE in a

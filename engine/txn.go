@@ -69,16 +69,18 @@ func (s *session) txnOpen() (*sessionTxn, error) {
 // or queue_wait's consume step inside a transaction); the session leaves
 // owner mode.
 func (s *session) holdOwned() error {
-	t, _ := s.s.Owned()
-	if t == nil {
-		s.s.Leave()
-		return nil
-	}
 	tx, err := s.txnOpen()
 	if err != nil {
 		return err
 	}
-	tx.part(t).HoldOwned(s.s)
+	// A few tries: an ALTER may move the row to its copy meanwhile.
+	for range 3 {
+		t, _ := s.s.Owned()
+		if t == nil || tx.part(t).HoldOwned(s.s) {
+			break
+		}
+	}
+	s.s.Leave()
 	return nil
 }
 
