@@ -276,7 +276,9 @@ func stats(dir string, stdout, stderr io.Writer) int {
 	for k := range m {
 		slots = append(slots, k)
 	}
-	sort.Slice(slots, func(i, j int) bool { return len(slots[i]) < len(slots[j]) || len(slots[i]) == len(slots[j]) && slots[i] < slots[j] })
+	sort.Slice(slots, func(i, j int) bool {
+		return len(slots[i]) < len(slots[j]) || len(slots[i]) == len(slots[j]) && slots[i] < slots[j]
+	})
 	for _, k := range slots {
 		fmt.Fprintf(stdout, "relay_mark %s: %d\n", k, m[k])
 	}

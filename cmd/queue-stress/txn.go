@@ -109,30 +109,40 @@ func runTxnStress(ctx context.Context, db *sql.DB, c config) error {
 	return nil
 }
 
+// txConn opens a worker's connection (autocommit=0 when noBegin) and an
+// exec function that names the failed statement.
+func txConn(ctx context.Context, db *sql.DB, noBegin bool) (*sql.Conn, func(string) error, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	exec := func(q string) error {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+		return nil
+	}
+	if noBegin {
+		if err := exec("SET autocommit=0"); err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+	}
+	return conn, exec, nil
+}
+
 // txProduce makes n message ids of producer p into transactions: about
 // two thirds commit. Odd producers run with autocommit=0 (no BEGIN); one
 // transaction in ten is an XA transaction, one in ten a plain autocommit
 // INSERT; a third of the others roll back to a savepoint in the middle.
 func txProduce(ctx context.Context, db *sql.DB, c config, l *txLedger, p, n int, xids *atomic.Int64) error {
 	rng := rand.New(rand.NewSource(int64(p) + 101))
-	conn, err := db.Conn(ctx)
+	noBegin := p%2 == 1
+	conn, exec, err := txConn(ctx, db, noBegin)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	exec := func(q string) error {
-		_, err := conn.ExecContext(ctx, q)
-		if err != nil {
-			return fmt.Errorf("%s: %w", q, err)
-		}
-		return nil
-	}
-	noBegin := p%2 == 1
-	if noBegin {
-		if err := exec("SET autocommit=0"); err != nil {
-			return err
-		}
-	}
 	seq := 0
 	// insert adds up to k of the producer's ids in one statement and
 	// marks them pending before it is sent: a consumer may not see them
@@ -252,24 +262,12 @@ func txProduce(ctx context.Context, db *sql.DB, c config, l *txLedger, p, n int,
 // transaction removed or owned is in the queue again.
 func txConsume(ctx context.Context, db *sql.DB, c config, l *txLedger, i int, producersDone, giveUp *atomic.Bool) error {
 	rng := rand.New(rand.NewSource(int64(i) + 1001))
-	conn, err := db.Conn(ctx)
+	noBegin := i%2 == 1
+	conn, exec, err := txConn(ctx, db, noBegin)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	exec := func(q string) error {
-		_, err := conn.ExecContext(ctx, q)
-		if err != nil {
-			return fmt.Errorf("%s: %w", q, err)
-		}
-		return nil
-	}
-	noBegin := i%2 == 1
-	if noBegin {
-		if err := exec("SET autocommit=0"); err != nil {
-			return err
-		}
-	}
 	wait := fmt.Sprintf("SELECT queue_wait('%s', 1)", c.table)
 	// owned is the message owned across transactions (the next removal
 	// consumes it), -1: none. Message ids start at 0.
