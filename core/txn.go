@@ -63,21 +63,11 @@ func (t *Table) Begin() *Txn {
 	return &Txn{t: t, holder: &Session{consuming: true}}
 }
 
-// Table is the transaction's table.
-func (x *Txn) Table() *Table { return x.t }
-
 // XID is the prepared transaction's identifier ("" before PrepareAsync).
 func (x *Txn) XID() string {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return x.xid
-}
-
-// Empty reports whether the transaction has nothing to write.
-func (x *Txn) Empty() bool {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return len(x.rows) == 0 && len(x.removes) == 0
 }
 
 // Add buffers rows (copied) to append at commit. limit bounds the

@@ -52,7 +52,7 @@ var (
 	prepared = map[string]*preparedSet{}
 )
 
-// txnOf returns the session's open transaction, starting one.
+// txnOpen returns the session's open transaction, starting one.
 func (s *session) txnOpen() (*sessionTxn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -209,7 +209,6 @@ func joinAll(parts []*core.Txn, q *C.qc_request,
 	var mu sync.Mutex
 	remaining := len(parts) + 1 // +1: this launching call
 	var first error
-	var async bool
 	one := func(err error) (last bool) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -230,9 +229,7 @@ func joinAll(parts []*core.Txn, q *C.qc_request,
 			}
 		})
 		if p == nil {
-			one(err)
-		} else {
-			async = true
+			one(err) // finished at once: done is never called
 		}
 	}
 	mu.Lock()
@@ -243,7 +240,6 @@ func joinAll(parts []*core.Txn, q *C.qc_request,
 	if !done {
 		return qcPending
 	}
-	_ = async
 	after(err)
 	return setErr(&q.err, err)
 }
