@@ -9,9 +9,12 @@
   the next queue_wait). The handlerton's commit writes them in one batch
   (one-phase) or resolves their prepared batch (two-phase: prepare writes
   them durably as prepared under the server's XID); rollback drops them and
-  gives held rows back to the queue. Every statement of a transaction gets
-  a savepoint in the library, so a failed statement undoes only its own
-  part.
+  gives held rows back to the queue. Every statement of a transaction that
+  writes gets a savepoint in the library (replacing the previous
+  statement's), so a failed statement undoes only its own part. With the
+  binary log coordinating, the commit of a prepared transaction is not
+  synced: the binary log re-commits it at recovery until the handlerton's
+  commit_checkpoint_request has synced it.
 */
 #ifndef QUEUE_TXN_H
 #define QUEUE_TXN_H
