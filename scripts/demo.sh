@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A short producer/consumer run on the sandbox server: a consumer blocks in
 # queue_wait() while a producer inserts jobs; each job is read in owner mode
-# and acknowledged with queue_end(). Without the SQL functions it falls back
-# to INSERT / SELECT / DELETE.
+# and acknowledged with queue_end(); then a message commits and rolls back with
+# an InnoDB row, and is consumed in the transaction that updates it. Without
+# the SQL functions it falls back to INSERT / SELECT / DELETE.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 sock=${QUEUE_SANDBOX_DIR:-$root/var/sandbox}/mysqld.sock
@@ -55,4 +56,17 @@ echo "demo: $jobs jobs produced and consumed; rows left in test.demo_jobs: $left
 if [ "$have_udf" = 2 ]; then
   echo "demo: statistics of the queue (queue_stats):"
   sql -e "SELECT queue_stats('test.demo_jobs')" | sed 's/\\n$//; s/\\n/\n  /g; s/^/  /'
+fi
+
+# Transactions: a message commits and rolls back with an InnoDB row.
+if [ "$have_udf" = 2 ]; then
+  sql -e "DROP TABLE IF EXISTS demo_orders;
+          CREATE TABLE demo_orders (id INT PRIMARY KEY, done INT NOT NULL DEFAULT 0) ENGINE=InnoDB;
+          BEGIN; INSERT INTO demo_orders (id) VALUES (1); INSERT INTO demo_jobs VALUES (101, 'order 1', NOW(3)); ROLLBACK;
+          BEGIN; INSERT INTO demo_orders (id) VALUES (2); INSERT INTO demo_jobs VALUES (102, 'order 2', NOW(3)); COMMIT;"
+  echo "demo: order 1 and its message rolled back, order 2 and its message committed: $(sql -e "SELECT GROUP_CONCAT(body) FROM demo_jobs")"
+  sql -e "BEGIN; SELECT queue_wait('test.demo_jobs', 1) INTO @got; UPDATE demo_orders SET done = 1 WHERE id = 2;
+          SELECT queue_end() INTO @ended; COMMIT;"
+  echo "demo: message consumed in the transaction that marked the order done: orders $(sql -e "SELECT GROUP_CONCAT(CONCAT(id, ':done=', done)) FROM demo_orders"), messages left $(sql -e "SELECT COUNT(*) FROM demo_jobs")"
+  sql -e "DROP TABLE demo_orders"
 fi
