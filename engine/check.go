@@ -54,12 +54,7 @@ func decoderOf(cols []columnMeta) func([]byte) error {
 	if len(cols) == 0 {
 		return nil
 	}
-	rc := make([]rowfmt.Column, len(cols))
-	for i, c := range cols {
-		rc[i] = rowfmt.Column{Name: c.Name, Type: c.Type, Unsigned: c.Unsigned, NullMask: c.NullMask,
-			Decimals: c.Decimals, Offset: c.Offset, Length: c.Length, NullOffset: c.NullOffset}
-	}
-	return rowfmt.New(rc).Check
+	return rowfmt.New(cols).Check
 }
 
 func addProblems(a *adminLines, rep *core.CheckReport) {

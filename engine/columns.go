@@ -7,21 +7,14 @@ import (
 	"path/filepath"
 
 	"github.com/queue-engine/queue/core"
+	"github.com/queue-engine/queue/engine/rowfmt"
 )
 
 // columnMeta is one column of a row payload as the handler described it at
 // CREATE TABLE (qc_column). It is persisted next to the table directory so
-// the SQL functions can compile conditions without the server's TABLE.
-type columnMeta struct {
-	Name       string `json:"name"`
-	Type       uint8  `json:"type"`
-	Unsigned   bool   `json:"unsigned,omitempty"`
-	NullMask   uint8  `json:"null_mask,omitempty"`
-	Decimals   uint8  `json:"decimals,omitempty"`
-	Offset     int32  `json:"offset"`
-	Length     int32  `json:"length"`
-	NullOffset int32  `json:"null_offset"`
-}
+// the SQL functions can compile conditions without the server's TABLE; its
+// file format is rowfmt's, which the offline tools read too.
+type columnMeta = rowfmt.Column
 
 const columnsSuffix = ".qcol"
 
