@@ -24,39 +24,17 @@ import (
 	"time"
 
 	"github.com/queue-engine/queue/client"
+	"github.com/queue-engine/queue/test/sandboxtest"
 )
 
-type box struct{ dir, port string }
+type box = sandboxtest.Box
 
 func parseBox(t *testing.T, env string) box {
 	v := os.Getenv(env)
 	if v == "" {
 		t.Skip(env + " not set (make failover-test sets it)")
 	}
-	i := strings.LastIndex(v, ":")
-	if i < 0 {
-		t.Fatalf("%s=%q: want DIR:PORT", env, v)
-	}
-	return box{v[:i], v[i+1:]}
-}
-
-func (b box) open(t *testing.T) *sql.DB {
-	db, err := client.Open("root@unix(" + b.dir + "/mysqld.sock)/test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(50)
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-func exec(t *testing.T, db *sql.DB, qs ...string) {
-	t.Helper()
-	for _, q := range qs {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	return sandboxtest.Parse(t, v)
 }
 
 // slaveStatus returns SHOW SLAVE STATUS as a map (empty without replication).
@@ -123,8 +101,8 @@ func TestReplicaMirrors(t *testing.T) {
 	if os.Getenv("QUEUE_FAILOVER_MODE") != "delete" {
 		t.Skip("mode delete only")
 	}
-	prim, repl := pb.open(t), rb.open(t)
-	exec(t, prim, "DROP TABLE IF EXISTS mirror",
+	prim, repl := pb.Open(t, 50), rb.Open(t, 50)
+	sandboxtest.Exec(t, prim, "DROP TABLE IF EXISTS mirror",
 		"CREATE TABLE mirror (id BIGINT NOT NULL, producer INT NOT NULL, payload VARCHAR(100)) ENGINE=queue")
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -226,9 +204,9 @@ func TestFailover(t *testing.T) {
 	if v, err := time.ParseDuration(os.Getenv("QUEUE_FAILOVER_RUN")); err == nil {
 		run = v
 	}
-	prim, repl := pb.open(t), rb.open(t)
+	prim, repl := pb.Open(t, 50), rb.Open(t, 50)
 
-	exec(t, prim, "DROP TABLE IF EXISTS jobs",
+	sandboxtest.Exec(t, prim, "DROP TABLE IF EXISTS jobs",
 		"CREATE TABLE jobs (id BIGINT NOT NULL, producer INT NOT NULL, payload VARCHAR(100)) ENGINE=queue")
 	// Every acknowledged commit must be on the replica (semi-synchronous,
 	// AFTER_SYNC): otherwise a kill -9 may lose acknowledged rows.
@@ -301,7 +279,7 @@ func TestFailover(t *testing.T) {
 	}
 
 	time.Sleep(run)
-	pid, err := os.ReadFile(pb.dir + "/mysqld.pid")
+	pid, err := os.ReadFile(pb.Dir + "/mysqld.pid")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +305,7 @@ func TestFailover(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	exec(t, repl, "STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only = OFF")
+	sandboxtest.Exec(t, repl, "STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only = OFF")
 	promoted := time.Since(killed)
 	left := count(t, repl, "SELECT COUNT(*) FROM jobs")
 

@@ -22,27 +22,10 @@ import (
 	"time"
 
 	"github.com/queue-engine/queue/client"
+	"github.com/queue-engine/queue/test/sandboxtest"
 )
 
-type box struct{ dir, port string }
-
-func parse(t *testing.T, v string) box {
-	i := strings.LastIndex(v, ":")
-	if i < 0 {
-		t.Fatalf("%q: want DIR:PORT", v)
-	}
-	return box{v[:i], v[i+1:]}
-}
-
-func (b box) open(t *testing.T) *sql.DB {
-	db, err := client.Open("root@unix(" + b.dir + "/mysqld.sock)/test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(20)
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+type box = sandboxtest.Box
 
 func servers(t *testing.T) (box, []box) {
 	f, bs := os.Getenv("QUEUE_SPIDER_FRONT"), os.Getenv("QUEUE_SPIDER_BACKENDS")
@@ -51,35 +34,26 @@ func servers(t *testing.T) (box, []box) {
 	}
 	var backs []box
 	for _, b := range strings.Split(bs, ",") {
-		backs = append(backs, parse(t, b))
+		backs = append(backs, sandboxtest.Parse(t, b))
 	}
-	return parse(t, f), backs
-}
-
-func exec1(t *testing.T, db *sql.DB, qs ...string) {
-	t.Helper()
-	for _, q := range qs {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	return sandboxtest.Parse(t, f), backs
 }
 
 // setup creates the queue tables on the backends and the Spider table on
 // the front, one partition per backend (partition k holds id % n = k).
 func setup(t *testing.T, front *sql.DB, backs []box, backDBs []*sql.DB) {
 	for _, db := range backDBs {
-		exec1(t, db, "DROP TABLE IF EXISTS jobs",
+		sandboxtest.Exec(t, db, "DROP TABLE IF EXISTS jobs",
 			"CREATE TABLE jobs (id BIGINT NOT NULL, payload VARCHAR(100)) ENGINE=queue")
 	}
-	exec1(t, front, "DROP TABLE IF EXISTS jobs")
+	sandboxtest.Exec(t, front, "DROP TABLE IF EXISTS jobs")
 	var parts []string
 	for i, b := range backs {
-		exec1(t, front, fmt.Sprintf("DROP SERVER IF EXISTS backend%d", i),
-			fmt.Sprintf("CREATE SERVER backend%d FOREIGN DATA WRAPPER mysql OPTIONS (HOST '127.0.0.1', PORT %s, USER 'root', PASSWORD '', DATABASE 'test')", i, b.port))
+		sandboxtest.Exec(t, front, fmt.Sprintf("DROP SERVER IF EXISTS backend%d", i),
+			fmt.Sprintf("CREATE SERVER backend%d FOREIGN DATA WRAPPER mysql OPTIONS (HOST '127.0.0.1', PORT %s, USER 'root', PASSWORD '', DATABASE 'test')", i, b.Port))
 		parts = append(parts, fmt.Sprintf(`PARTITION p%d COMMENT = 'srv "backend%d"'`, i, i))
 	}
-	exec1(t, front, `CREATE TABLE jobs (id BIGINT NOT NULL, payload VARCHAR(100)) ENGINE=SPIDER
+	sandboxtest.Exec(t, front, `CREATE TABLE jobs (id BIGINT NOT NULL, payload VARCHAR(100)) ENGINE=SPIDER
 		COMMENT = 'wrapper "mysql", table "jobs"'
 		PARTITION BY HASH (id) (`+strings.Join(parts, ", ")+`)`)
 }
@@ -156,7 +130,7 @@ func consumeAll(t *testing.T, backDBs []*sql.DB) (map[int64]int, map[int64]int) 
 }
 
 func restart(t *testing.T, b box) {
-	pid, err := os.ReadFile(b.dir + "/mysqld.pid")
+	pid, err := os.ReadFile(b.Dir + "/mysqld.pid")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,9 +142,9 @@ func restart(t *testing.T, b box) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	cmd := exec.Command("../../scripts/sandbox.sh", "start")
-	cmd.Env = append(os.Environ(), "QUEUE_SANDBOX_DIR="+b.dir, "QUEUE_SANDBOX_PORT="+b.port)
+	cmd.Env = append(os.Environ(), "QUEUE_SANDBOX_DIR="+b.Dir, "QUEUE_SANDBOX_PORT="+b.Port)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("restart %s: %v\n%s", b.dir, err, out)
+		t.Fatalf("restart %s: %v\n%s", b.Dir, err, out)
 	}
 }
 
@@ -180,10 +154,10 @@ func restart(t *testing.T, b box) {
 // exactly once.
 func TestSpiderShards(t *testing.T) {
 	fb, backs := servers(t)
-	front := fb.open(t)
+	front := fb.Open(t, 20)
 	var backDBs []*sql.DB
 	for _, b := range backs {
-		backDBs = append(backDBs, b.open(t))
+		backDBs = append(backDBs, b.Open(t, 20))
 	}
 	setup(t, front, backs, backDBs)
 	const rows = 3000
@@ -236,10 +210,10 @@ func TestSpiderRate(t *testing.T) {
 	if os.Getenv("QUEUE_SPIDER_MEASURE") == "" {
 		t.Skip("QUEUE_SPIDER_MEASURE not set")
 	}
-	front := fb.open(t)
+	front := fb.Open(t, 20)
 	var backDBs []*sql.DB
 	for _, b := range backs {
-		backDBs = append(backDBs, b.open(t))
+		backDBs = append(backDBs, b.Open(t, 20))
 	}
 	setup(t, front, backs, backDBs)
 	rows, _ := strconv.ParseInt(os.Getenv("QUEUE_SPIDER_MEASURE"), 10, 64)
