@@ -25,8 +25,7 @@ type sessionTxn struct {
 	// savepoints: the parts' marks (for parts[:len]) by mark number
 	marks    map[uint64][]core.TxnMark
 	lastMark uint64
-	xid      string
-	closed   bool // prepared, committed or rolled back: no more staging
+	xid      string // set by the prepare: no more staging, only commit or rollback
 }
 
 func (tx *sessionTxn) part(t *core.Table) *core.Txn {
@@ -59,7 +58,7 @@ func (s *session) txnOpen() (*sessionTxn, error) {
 	if s.txn == nil {
 		s.txn = &sessionTxn{byTbl: map[*core.Table]*core.Txn{}, marks: map[uint64][]core.TxnMark{}}
 	}
-	if s.txn.closed {
+	if s.txn.xid != "" {
 		return nil, errCode(qcESTATE, "queue: the transaction is prepared; it can only commit or roll back")
 	}
 	return s.txn, nil
@@ -265,14 +264,14 @@ func qc_txn_end(h C.uint64_t, op C.int, xid *C.uchar, xidlen C.size_t, q *C.qc_r
 	}
 	switch op {
 	case C.QC_TXN_PREPARE:
-		if tx.closed {
+		if tx.xid != "" {
 			return setErr(&q.err, errCode(qcESTATE, "queue: the transaction is already prepared"))
 		}
 		if xid == nil || xidlen == 0 || xidlen > core.MaxXIDSize {
 			return setErr(&q.err, errCode(qcEINVAL, "queue: bad transaction id"))
 		}
 		key := C.GoStringN((*C.char)(unsafe.Pointer(xid)), C.int(xidlen))
-		tx.closed, tx.xid = true, key
+		tx.xid = key
 		set := &preparedSet{parts: tx.parts, reported: true}
 		preparedMu.Lock()
 		if _, dup := prepared[key]; dup {
@@ -311,7 +310,7 @@ func (s *session) dropTxn() {
 	tx := s.txn
 	s.txn = nil
 	s.mu.Unlock()
-	if tx == nil || tx.closed {
+	if tx == nil || tx.xid != "" {
 		return
 	}
 	for _, x := range tx.parts {
