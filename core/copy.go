@@ -98,6 +98,7 @@ func (t *Table) moveOwnerships(c *tableCopy, oldDir string) {
 				delete(t.owned, id)
 				dst.owned[newID] = s
 				s.table, s.id = dst, newID
+				s.epochTable = nil // OwnedAt confirms under dst.mu
 				s.dropTakenLocked()
 				moved++
 			}

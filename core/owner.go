@@ -22,6 +22,12 @@ type Session struct {
 	table     *Table
 	id        uint64
 	waiter    *Waiter
+	// takenEpoch is table's OwnerEpoch read under table.mu (write) when
+	// the take assigned (epochTable, id): the ownership held then, so it
+	// holds at least until the epoch changes (OwnedAt). An ALTER's copy
+	// that moves the ownership changes table, and the pair is stale.
+	epochTable *Table
+	takenEpoch uint64
 
 	// The take verifies the row it hands out by reading it (its frame
 	// CRC); the verified payload is kept here for the row's image
@@ -102,6 +108,7 @@ func (s *Session) setOwned(t *Table, id uint64, payload []byte) {
 	s.mu.Lock()
 	s.ownerMode = true
 	s.table, s.id = t, id
+	s.epochTable, s.takenEpoch = t, t.st.ownerEpoch.Load()
 	s.dropTakenLocked()
 	if payload != nil {
 		s.takenTable, s.takenID, s.taken = t, id, payload
@@ -434,7 +441,10 @@ func (s *Session) ConsumeAsync(done func(Pending)) (p *Pending, err error) {
 	var t *Table
 	var id uint64
 	for {
-		t, id = s.Owned()
+		// handOver confirms the ownership under t.mu; no Owned() first.
+		s.mu.Lock()
+		t, id = s.table, s.id
+		s.mu.Unlock()
 		if t == nil {
 			s.clear()
 			return nil, nil
@@ -486,10 +496,17 @@ func (s *Session) handOver(t *Table, id uint64, holder *Session) (handed, moved 
 // until the epoch changes. t is nil when nothing is owned.
 func (s *Session) OwnedAt() (t *Table, id, epoch uint64) {
 	s.mu.Lock()
-	t = s.table
+	t, id, epoch = s.table, s.id, s.takenEpoch
+	fresh := t != nil && s.epochTable == t
 	s.mu.Unlock()
 	if t == nil {
 		return nil, 0, 0
+	}
+	if fresh && t.st.ownerEpoch.Load() == epoch {
+		// Read when the take assigned the row, under t.mu, and unchanged
+		// since: the ownership holds, with no need to confirm it under
+		// t.mu again.
+		return t, id, epoch
 	}
 	epoch = t.OwnerEpoch()
 	t, id = s.Owned()

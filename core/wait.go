@@ -56,6 +56,13 @@ func (s *Session) Register(specs []Spec, notify func()) (idx int, w *Waiter, err
 	if t, _ := s.Owned(); t != nil {
 		return -1, nil, ErrOwning
 	}
+	// A take that finds a row needs no registration, so it runs without
+	// waitMu: waitMu orders only the check that finds nothing against the
+	// registration (below). Consumers of a busy table then share only the
+	// table's lock.
+	if idx, err = s.tryTake(specs); err != nil || idx >= 0 {
+		return idx, nil, err
+	}
 	waitMu.Lock()
 	defer waitMu.Unlock()
 	// Under waitMu no waker can run between this check and the
