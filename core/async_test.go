@@ -199,3 +199,80 @@ func TestObserverSeesCommits(t *testing.T) {
 	require.Greater(t, calls.Load(), before)
 	require.Equal(t, uint64(0), tb.Figures().LiveRows)
 }
+
+func TestConsumeAndTake(t *testing.T) {
+	_, tb := newMemTable(t)
+	_, other := newMemTable(t)
+	_, _, err := tb.Append([][]byte{row(1), row(2), row(3)}, nil)
+	require.NoError(t, err)
+	s := NewSession()
+	_, err = s.TryTake([]Spec{{Table: tb}})
+	require.NoError(t, err)
+	immediate := tb.Stats().WaitImmediate
+
+	// A spec of the consumed row's table: row 1 is consumed and row 2
+	// taken in the same call.
+	d := newAsyncDone()
+	p, took, err := s.ConsumeAndTake(&Spec{Table: tb}, d.done)
+	require.NoError(t, err)
+	require.NotNil(t, p)
+	require.True(t, took)
+	ot, id := s.Owned()
+	require.Equal(t, tb, ot)
+	require.Equal(t, uint64(2), id)
+	require.True(t, s.OwnerMode())
+	require.Equal(t, immediate+1, tb.Stats().WaitImmediate)
+	got := <-d.got
+	require.NoError(t, got.Err())
+	require.Equal(t, uint64(2), tb.Count(), "row 1 removed, row 2 owned")
+
+	// A filter that passes nothing: consumed, nothing taken, owner mode left.
+	none, err := tb.Filter("none", func() (MatchFunc, error) {
+		return func([]byte) bool { return false }, nil
+	})
+	require.NoError(t, err)
+	p, took, err = s.ConsumeAndTake(&Spec{Table: tb, Filter: none}, d.done)
+	require.NoError(t, err)
+	require.NotNil(t, p)
+	require.False(t, took)
+	require.False(t, s.OwnerMode())
+	got = <-d.got
+	require.NoError(t, got.Err())
+
+	// A spec of another table takes nothing there.
+	_, err = s.TryTake([]Spec{{Table: tb}})
+	require.NoError(t, err)
+	_, _, err = other.Append([][]byte{row(9)}, nil)
+	require.NoError(t, err)
+	p, took, err = s.ConsumeAndTake(&Spec{Table: other}, d.done)
+	require.NoError(t, err)
+	require.NotNil(t, p)
+	require.False(t, took)
+	got = <-d.got
+	require.NoError(t, got.Err())
+	require.Equal(t, uint64(0), tb.Count())
+	require.Equal(t, uint64(1), other.Count())
+
+	// Owning nothing: nothing consumed, nothing taken.
+	p, took, err = s.ConsumeAndTake(&Spec{Table: other}, d.done)
+	require.NoError(t, err)
+	require.Nil(t, p)
+	require.False(t, took)
+}
+
+func TestConsumeAndTakeOnClosedTableOwnsNothing(t *testing.T) {
+	_, tb := newMemTable(t)
+	_, _, err := tb.Append([][]byte{row(1), row(2)}, nil)
+	require.NoError(t, err)
+	s := NewSession()
+	_, err = s.TryTake([]Spec{{Table: tb}})
+	require.NoError(t, err)
+	require.NoError(t, tb.Close())
+	p, took, err := s.ConsumeAndTake(&Spec{Table: tb}, func(Pending) { t.Error("done after close") })
+	require.Nil(t, p)
+	require.False(t, took)
+	if err != nil {
+		require.ErrorIs(t, err, ErrClosed)
+	}
+	require.False(t, s.OwnerMode())
+}

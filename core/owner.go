@@ -436,6 +436,17 @@ func (s *Session) Consume() (err error) {
 // once by the committer; if the removal failed the row has been given back
 // to the queue by then (it is delivered again).
 func (s *Session) ConsumeAsync(done func(Pending)) (p *Pending, err error) {
+	p, _, err = s.ConsumeAndTake(nil, done)
+	return p, err
+}
+
+// ConsumeAndTake is ConsumeAsync followed, when next is not nil and names
+// the consumed row's table, by a take from next (as TryTake with that one
+// spec) in the same hold of the table's lock: a consumer of a busy table
+// then locks it once per message. took reports a row taken; otherwise the
+// caller takes or waits as usual (Register), and an error of the take is
+// left for that call to meet again.
+func (s *Session) ConsumeAndTake(next *Spec, done func(Pending)) (p *Pending, took bool, err error) {
 	defer recoverError(&err)
 	holder := &Session{consuming: true}
 	var t *Table
@@ -447,18 +458,21 @@ func (s *Session) ConsumeAsync(done func(Pending)) (p *Pending, err error) {
 		s.mu.Unlock()
 		if t == nil {
 			s.clear()
-			return nil, nil
+			return nil, false, nil
 		}
-		handed, moved := s.handOver(t, id, holder)
+		if next != nil && (next.Table != t || (next.Filter != nil && next.Filter.t != t)) {
+			next = nil
+		}
+		var handed, moved bool
+		handed, moved, took = s.consumeLocked(t, id, holder, next)
 		if handed {
 			break
 		}
 		if !moved {
 			s.clear()
-			return nil, nil // ownership became inert meanwhile
+			return nil, false, nil // ownership became inert meanwhile
 		}
 	}
-	s.clear()
 	p, err = t.RemoveAsync([]uint64{id}, func(p Pending) {
 		if p.Err() != nil && t.release(holder, id) {
 			t.wake()
@@ -469,9 +483,12 @@ func (s *Session) ConsumeAsync(done func(Pending)) (p *Pending, err error) {
 		if t.release(holder, id) {
 			t.wake()
 		}
-		return nil, err
+		if took {
+			s.Release(false) // the statement fails: it owns nothing new
+		}
+		return nil, false, err
 	}
-	return p, nil
+	return p, took, nil
 }
 
 // handOver gives s's ownership of row id of t to holder (a placeholder
@@ -489,6 +506,29 @@ func (s *Session) handOver(t *Table, id uint64, holder *Session) (handed, moved 
 		return true, false
 	}
 	return false, s.movedFrom(t, id)
+}
+
+// consumeLocked is handOver for a Consume: once handed, s leaves owner
+// mode and, with next (a spec of t), takes its next row in the same hold
+// of t.mu.
+func (s *Session) consumeLocked(t *Table, id uint64, holder *Session, next *Spec) (handed, moved, took bool) {
+	t.mu.Lock()
+	handed = t.owned[id] == s
+	if handed {
+		t.owned[id] = holder
+		s.clear()
+		if next != nil && !t.closed {
+			if _, ok, err := t.takeLocked(next.filter(), s); ok && err == nil {
+				took = true
+				t.st.waitImmediate.Add(1)
+			}
+		}
+	}
+	t.mu.Unlock()
+	if handed {
+		return true, false, took
+	}
+	return false, s.movedFrom(t, id), false
 }
 
 // OwnedAt returns the owned row's table and id, and the table's OwnerEpoch

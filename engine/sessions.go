@@ -142,12 +142,22 @@ func qc_wait(h C.uint64_t, paths, conds **C.char, n C.int, flags C.int, token C.
 	// waits for it in C. Meanwhile the row is nobody's to take. Like Q4M,
 	// a queue_wait that fails has still consumed the row owned before.
 	// In a transaction (QC_REQ_HOLD) the removal waits for its commit.
+	specs, specErr := specsFor(paths, conds, int(n))
+	// Also for the takes of qc_wait_end (after a damaged row).
+	s.s.SetInOrder(flags&C.QC_WAIT_IN_ORDER != 0)
+	took := false
 	if consume.kind == C.QC_REQ_HOLD {
 		if err := s.holdOwned(); err != nil {
 			return setErr(e, err)
 		}
 	} else {
-		p, err := s.s.ConsumeAsync(completion(consume, func(p core.Pending) C.int {
+		// With the first spec on the consumed row's table, the next row is
+		// taken in the same hold of the table's lock.
+		var next *core.Spec
+		if specErr == nil {
+			next = &specs[0]
+		}
+		p, ok, err := s.s.ConsumeAndTake(next, completion(consume, func(p core.Pending) C.int {
 			return setErr(&consume.err, p.Err())
 		}))
 		if err != nil {
@@ -156,16 +166,20 @@ func qc_wait(h C.uint64_t, paths, conds **C.char, n C.int, flags C.int, token C.
 		if p != nil {
 			*consuming = 1
 		}
+		took = ok
 	}
-	specs, err := specsFor(paths, conds, int(n))
-	if err != nil {
-		return setErr(e, err)
+	if specErr != nil {
+		return setErr(e, specErr)
 	}
-	// Also for the takes of qc_wait_end (after a damaged row).
-	s.s.SetInOrder(flags&C.QC_WAIT_IN_ORDER != 0)
 	tok := uint64(token)
 	for skips := 0; ; skips++ {
-		got, w, err := s.s.Register(specs, func() { notify(tok) })
+		var got int // took: the first spec's row, taken with the consume
+		var w *core.Waiter
+		var err error
+		if !took {
+			got, w, err = s.s.Register(specs, func() { notify(tok) })
+		}
+		took = false
 		if err != nil {
 			reportSkipped(s, out)
 			return setErr(e, err)
