@@ -137,7 +137,7 @@ type Table struct {
 	opts Options
 	id   uint64 // from tableSeq
 
-	mu     sync.RWMutex
+	mu     tableLock
 	dir    string                // guarded by mu (written with wmu held too)
 	segs   []*segment            // guarded by mu; ordered by seq, last is active
 	nextID uint64                // guarded by mu: next row id to assign
