@@ -159,12 +159,19 @@ func (t *Table) Stats() Stats {
 	s.NextRowID = t.nextID
 	s.Segments = len(t.segs)
 	s.Owned = uint64(len(t.owned))
-	for _, seg := range t.segs {
-		s.BytesTotal += uint64(seg.liveBytes + seg.deadBytes)
-		s.BytesRemoved += uint64(seg.deadBytes)
-	}
+	s.BytesTotal, s.BytesRemoved = t.bytesLocked()
 	s.Oldest = t.oldestLocked()
 	return s
+}
+
+// bytesLocked returns the bytes of the table's segments and those of
+// removed rows. Caller holds t.mu.
+func (t *Table) bytesLocked() (total, removed uint64) {
+	for _, seg := range t.segs {
+		total += uint64(seg.liveBytes + seg.deadBytes)
+		removed += uint64(seg.deadBytes)
+	}
+	return total, removed
 }
 
 // oldestLocked is Stats.Oldest. Rows are in id order along t.segs, and a
@@ -204,25 +211,26 @@ type Figures struct {
 
 // Figures returns the table's current figures.
 func (t *Table) Figures() Figures {
-	st := t.Stats()
 	f := Figures{
 		ID:         t.id,
 		OwnerEpoch: t.st.ownerEpoch.Load(),
-		LiveRows:   st.LiveRows,
-		BytesTotal: st.BytesTotal,
-		BytesFree:  st.BytesRemoved,
 		CreateTime: unixOrZero(t.created),
 	}
+	// Called after every group commit: one short read lock, and not
+	// Stats, whose oldest row search walks the removed rows at the head.
+	t.mu.RLock()
+	f.LiveRows = t.live
+	total, removed := t.bytesLocked()
+	f.UpdateTime = unixOrZero(t.updated)
+	t.mu.RUnlock()
+	f.BytesTotal, f.BytesFree = total, removed
 	// Mean payload of the live rows: their frame bytes less each frame's
 	// header and row id.
-	if live := st.BytesTotal - st.BytesRemoved; st.LiveRows > 0 && live > 0 {
-		if per := live / st.LiveRows; per > frameHeaderSize+rowBodyMin {
+	if live := total - removed; f.LiveRows > 0 && live > 0 {
+		if per := live / f.LiveRows; per > frameHeaderSize+rowBodyMin {
 			f.AvgRow = per - (frameHeaderSize + rowBodyMin)
 		}
 	}
-	t.mu.RLock()
-	f.UpdateTime = unixOrZero(t.updated)
-	t.mu.RUnlock()
 	return f
 }
 
