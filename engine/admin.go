@@ -7,11 +7,13 @@ package main
 import "C"
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/queue-engine/queue/core"
 )
@@ -36,6 +38,19 @@ func copyText(text string, buf *C.char, capacity C.size_t, length *C.size_t) C.i
 	}
 	copyCString(buf, capacity, text)
 	return qcOK
+}
+
+// adminString reads the NUL-terminated string in buf's capacity bytes.
+func adminString(buf *C.char, capacity C.size_t) (string, error) {
+	if buf == nil || capacity == 0 {
+		return "", errCode(qcEINVAL, "queue: NULL argument")
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(capacity))
+	n := bytes.IndexByte(b, 0)
+	if n < 0 {
+		return "", errCode(qcEINVAL, "queue: argument not NUL-terminated")
+	}
+	return string(b[:n]), nil
 }
 
 //export qc_admin
@@ -63,11 +78,23 @@ func qc_admin(op C.int, path *C.char, buf *C.char, capacity C.size_t, length *C.
 			return setErr(e, errCode(qcEINVAL, "queue: NULL setting"))
 		}
 		return setErr(e, adminSet(C.GoString(path)))
+	case C.QC_ADMIN_TRUNCATE:
+		return setErr(e, adminTruncate(buf, capacity))
+	case C.QC_ADMIN_XA_RECOVER:
+		return xaRecover(buf, capacity, length, e)
 	}
 	if path == nil {
 		return setErr(e, errCode(qcEINVAL, "queue: NULL path"))
 	}
 	switch op {
+	case C.QC_ADMIN_DROP:
+		return setErr(e, dropTable(normPath(C.GoString(path))))
+	case C.QC_ADMIN_RENAME:
+		to, err := adminString(buf, capacity)
+		if err != nil {
+			return setErr(e, err)
+		}
+		return setErr(e, renameTable(normPath(C.GoString(path)), normPath(to)))
 	case C.QC_ADMIN_CHECK, C.QC_ADMIN_CHECK_QUICK, C.QC_ADMIN_REPAIR, C.QC_ADMIN_OPTIMIZE:
 		return setErr(e, adminTableOp(op, C.GoString(path), buf, capacity, length))
 	}

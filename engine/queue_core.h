@@ -39,7 +39,7 @@
 extern "C" {
 #endif
 
-#define QC_ABI_VERSION 5
+#define QC_ABI_VERSION 6
 
 /* qc_wait flags. QC_WAIT_IN_ORDER (queue_wait_in_order): the take never
    passes a row of a spec that another session owns; while one is owned the
@@ -175,7 +175,8 @@ enum { QC_ADMIN_STATS = 1, QC_ADMIN_COMPACT = 2, QC_ADMIN_STATUS = 3,
        QC_ADMIN_COUNTERS = 4, QC_ADMIN_TABLES = 5, QC_ADMIN_CHECK = 6,
        QC_ADMIN_CHECK_QUICK = 7, QC_ADMIN_REPAIR = 8, QC_ADMIN_OPTIMIZE = 9,
        QC_ADMIN_LOG = 10, QC_ADMIN_COPIED = 11, QC_ADMIN_SYNC = 12,
-       QC_ADMIN_SET = 13 };
+       QC_ADMIN_SET = 13, QC_ADMIN_DROP = 14, QC_ADMIN_RENAME = 15,
+       QC_ADMIN_TRUNCATE = 16, QC_ADMIN_XA_RECOVER = 17 };
 
 /* QC_ADMIN_SET: path is "name=value", a setting of the library for every
    table (docs/OPERATIONS.md, "Settings"): segment_size (bytes),
@@ -239,7 +240,9 @@ enum { QC_SCAN_VISIBLE = 0, QC_SCAN_ALL = 1 };
 /* Transactions (docs/SQL.md, "Transactions"). */
 enum { QC_TXN_ROWS = 1, QC_TXN_DELETE = 2, QC_TXN_CONSUME = 3 };
 enum { QC_TXN_PREPARE = 1, QC_TXN_COMMIT = 2, QC_TXN_ROLLBACK = 3,
-       QC_TXN_COMMIT_NOSYNC = 4 };
+       QC_TXN_COMMIT_NOSYNC = 4, QC_XA_COMMIT = 5, QC_XA_ROLLBACK = 6 };
+/* The largest record of QC_ADMIN_XA_RECOVER: 2 + the largest xid. */
+#define QC_XA_RECORD_MAX (2 + 256)
 enum { QC_SP_SET = 1, QC_SP_ROLLBACK = 2, QC_SP_RELEASE = 3, QC_SP_STMT = 4 };
 
 /* The Go side includes this header with QC_TYPES_ONLY defined: cgo declares
@@ -256,13 +259,12 @@ int  qc_shutdown(void);
 
 /* --- tables (handler) --- */
 int  qc_table_create(const char *path, const qc_column *cols, int ncols, qc_err *e);
-int  qc_table_drop(const char *path, qc_err *e);          /* missing is OK */
-int  qc_table_rename(const char *from, const char *to, qc_err *e);
+/* Drop, rename and truncate are qc_admin operations (QC_ADMIN_DROP,
+   QC_ADMIN_RENAME, QC_ADMIN_TRUNCATE). */
 /* Refcounted. *counters (may be NULL) stays valid until qc_table_close. */
 int  qc_table_open(const char *path, uint64_t *table,
                    const qc_table_counters **counters, qc_err *e);
 int  qc_table_close(uint64_t table);
-int  qc_table_truncate(uint64_t table, qc_err *e);         /* row ids restart at 1 */
 /* A non-owner DELETE statement's interlock (begin != 0 starts, 0 ends): no
    row is handed to consumers while one runs. */
 int  qc_delete_bracket(uint64_t table, int begin);
@@ -346,14 +348,11 @@ int  qc_txn_savepoint(uint64_t session, int op, uint64_t *mark);
    qc_admin QC_ADMIN_SYNC). */
 int  qc_txn_end(uint64_t session, int op, const unsigned char *xid, size_t xidlen,
                 qc_request *r);
-/* Recovery: opens every queue table of the data directory and lists the
-   prepared transactions not listed before into buf as records (2-byte
-   little-endian length, xid bytes); *n records, *len bytes. */
-int  qc_xa_recover(unsigned char *buf, size_t cap, size_t *len, int *n, qc_err *e);
-/* Commits (commit != 0) or rolls back the prepared transaction xid that
-   no session holds (recovered, or its connection has gone): like
-   qc_txn_end. QC_ENOENT if unknown. */
-int  qc_xa_resolve(const unsigned char *xid, size_t xidlen, int commit, qc_request *r);
+/* QC_XA_COMMIT / QC_XA_ROLLBACK (session unused): commit or roll back the
+   prepared transaction xid that no session holds (recovered, or its
+   connection has gone), like QC_TXN_COMMIT / QC_TXN_ROLLBACK; QC_ENOENT
+   if unknown. The list of prepared transactions is qc_admin's
+   QC_ADMIN_XA_RECOVER. */
 
 /* --- administration ---
    QC_ADMIN_STATS: queue_stats() text of the table at path (QC_ENOENT if
@@ -378,6 +377,17 @@ int  qc_xa_resolve(const unsigned char *xid, size_t xidlen, int commit, qc_reque
    QC_EOF when there is none. The library calls notify(0) (token 0 is never
    a connection's) when lines are waiting; the handler then takes them all.
    Lines are written only for what normal operation does not produce. */
+/* QC_ADMIN_DROP: drop the table at path (missing is OK).
+   QC_ADMIN_RENAME: rename the table at path to the path in buf (cap bytes,
+   NUL-terminated); QC_EEXIST if that exists.
+   QC_ADMIN_TRUNCATE (path unused): empty the open table whose handle is
+   the uint64_t in buf (cap 8); row ids restart at 1.
+   QC_ADMIN_XA_RECOVER (path unused; recovery): opens every queue table of
+   the data directory and lists the prepared transactions not listed
+   before into buf as records (2-byte little-endian length, xid bytes):
+   at most cap / QC_XA_RECORD_MAX records, so that a buffer of k *
+   QC_XA_RECORD_MAX bytes never gets more than k; *len = the bytes
+   written. Those not listed are listed by the next call. */
 /* QC_ADMIN_SYNC (path, buf unused): makes every commit acknowledged before
    its fdatasync (QC_TXN_COMMIT_NOSYNC) durable, in every open table. */
 /* QC_ADMIN_COPIED: an ALTER's table copy (path unused): buf holds uint64_t

@@ -220,15 +220,6 @@ func qc_table_create(path *C.char, cols *C.qc_column, ncols C.int, e *C.qc_err) 
 	return qcOK
 }
 
-//export qc_table_drop
-func qc_table_drop(path *C.char, e *C.qc_err) (rc C.int) {
-	defer recoverToCode(&rc, e)
-	if path == nil {
-		return setErr(e, errCode(qcEINVAL, "queue: NULL path"))
-	}
-	return setErr(e, dropTable(normPath(C.GoString(path))))
-}
-
 func dropTable(key string) error {
 	defer claimKeys(key)()
 	var err error
@@ -241,15 +232,6 @@ func dropTable(key string) error {
 		return err
 	}
 	return removeColumns(key)
-}
-
-//export qc_table_rename
-func qc_table_rename(from, to *C.char, e *C.qc_err) (rc C.int) {
-	defer recoverToCode(&rc, e)
-	if from == nil || to == nil {
-		return setErr(e, errCode(qcEINVAL, "queue: NULL path"))
-	}
-	return setErr(e, renameTable(normPath(C.GoString(from)), normPath(C.GoString(to))))
 }
 
 func renameTable(src, dst string) error {
@@ -402,14 +384,16 @@ func adminCopied(buf *C.char, capacity C.size_t) error {
 	return from.t.SetCopy(to.t, rs)
 }
 
-//export qc_table_truncate
-func qc_table_truncate(table C.uint64_t, e *C.qc_err) (rc C.int) {
-	defer recoverToCode(&rc, e)
-	ent, err := tableOf(table)
-	if err != nil {
-		return setErr(e, err)
+// adminTruncate empties the table whose handle buf holds (QC_ADMIN_TRUNCATE).
+func adminTruncate(buf *C.char, capacity C.size_t) error {
+	if buf == nil || capacity != 8 {
+		return errCode(qcEINVAL, "queue: bad arguments to QC_ADMIN_TRUNCATE")
 	}
-	return setErr(e, ent.t.Truncate())
+	ent, err := tableOf(C.uint64_t(*(*uint64)(unsafe.Pointer(buf))))
+	if err != nil {
+		return err
+	}
+	return ent.t.Truncate()
 }
 
 //export qc_shutdown

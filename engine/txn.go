@@ -41,7 +41,7 @@ func (tx *sessionTxn) part(t *core.Table) *core.Txn {
 // preparedSet is one prepared transaction: its parts in every table.
 type preparedSet struct {
 	parts    []*core.Txn
-	reported bool // returned by qc_xa_recover already
+	reported bool // listed by QC_ADMIN_XA_RECOVER already
 }
 
 var (
@@ -249,6 +249,9 @@ func qc_txn_end(h C.uint64_t, op C.int, xid *C.uchar, xidlen C.size_t, q *C.qc_r
 	if q == nil || q.done == nil {
 		return qcEINVAL
 	}
+	if op == C.QC_XA_COMMIT || op == C.QC_XA_ROLLBACK {
+		return xaResolve(xid, xidlen, op == C.QC_XA_COMMIT, q)
+	}
 	s, err := sessionOf(h)
 	if err != nil {
 		return setErr(&q.err, err)
@@ -367,18 +370,17 @@ func recoverPrepared() error {
 	return firstErr
 }
 
-// qc_xa_recover lists the prepared transactions not listed before, as
-// records of a 2-byte little-endian length and the xid, into buf; *n is
-// the number of records. Each is listed once: the server resolves or keeps
-// it, and asks again until none is left.
-//
-//export qc_xa_recover
-func qc_xa_recover(buf *C.uchar, capacity C.size_t, length *C.size_t, n *C.int, e *C.qc_err) (rc C.int) {
-	defer recoverToCode(&rc, e)
-	if buf == nil || length == nil || n == nil {
-		return qcEINVAL
+// xaRecover (qc_admin QC_ADMIN_XA_RECOVER) lists the prepared
+// transactions not listed before, as records of a 2-byte little-endian
+// length and the xid, into buf; *length is the bytes written. Each is
+// listed once: the server resolves or keeps it, and asks again until none
+// is left.
+func xaRecover(buf *C.char, capacity C.size_t, length *C.size_t, e *C.qc_err) C.int {
+	if buf == nil || length == nil {
+		return setErr(e, errCode(qcEINVAL, "queue: bad arguments to QC_ADMIN_XA_RECOVER"))
 	}
-	*length, *n = 0, 0
+	*length = 0
+	n := 0
 	err := recoverPrepared()
 	out := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(capacity))
 	off := 0
@@ -391,33 +393,30 @@ func qc_xa_recover(buf *C.uchar, capacity C.size_t, length *C.size_t, n *C.int, 
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if off+2+len(k) > len(out) {
+		if off+2+len(k) > len(out) || n == int(capacity)/C.QC_XA_RECORD_MAX {
 			break
 		}
 		out[off], out[off+1] = byte(len(k)), byte(len(k)>>8)
 		copy(out[off+2:], k)
 		off += 2 + len(k)
 		prepared[k].reported = true
-		*n++
+		n++
 	}
 	preparedMu.Unlock()
 	*length = C.size_t(off)
-	if err != nil && *n == 0 {
+	if err != nil && n == 0 {
 		return setErr(e, err)
 	}
 	return qcOK
 }
 
-// qc_xa_resolve commits or rolls back the prepared transaction xid that
-// no connection holds (commit_by_xid, rollback_by_xid: recovery, or XA
-// COMMIT/ROLLBACK of a transaction whose connection has gone). QC_ENOENT
-// when no table knows it.
-//
-//export qc_xa_resolve
-func qc_xa_resolve(xid *C.uchar, xidlen C.size_t, commit C.int, q *C.qc_request) (rc C.int) {
-	defer recoverToCode(&rc, nil)
-	if q == nil || q.done == nil || xid == nil || xidlen == 0 {
-		return qcEINVAL
+// xaResolve (qc_txn_end QC_XA_COMMIT, QC_XA_ROLLBACK) commits or rolls
+// back the prepared transaction xid that no connection holds
+// (commit_by_xid, rollback_by_xid: recovery, or XA COMMIT/ROLLBACK of a
+// transaction whose connection has gone). QC_ENOENT when no table knows it.
+func xaResolve(xid *C.uchar, xidlen C.size_t, commit bool, q *C.qc_request) C.int {
+	if xid == nil || xidlen == 0 {
+		return setErr(&q.err, errCode(qcEINVAL, "queue: bad transaction id"))
 	}
 	key := C.GoStringN((*C.char)(unsafe.Pointer(xid)), C.int(xidlen))
 	preparedMu.Lock()
@@ -435,7 +434,7 @@ func qc_xa_resolve(xid *C.uchar, xidlen C.size_t, commit C.int, q *C.qc_request)
 			preparedMu.Unlock()
 		}
 	}
-	if commit != 0 {
+	if commit {
 		return joinAll(set.parts, q, (*core.Txn).CommitAsync, forget)
 	}
 	return joinAll(set.parts, q, (*core.Txn).RollbackAsync, forget)

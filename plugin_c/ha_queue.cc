@@ -273,22 +273,31 @@ int ha_queue::create(const char *name, TABLE *form, HA_CREATE_INFO *info)
   return report(rc, e);
 }
 
+/* qc_admin QC_ADMIN_DROP: also DROP DATABASE's leftovers. */
+static int queue_drop_table(const char *name, qc_err *e)
+{
+  return qc_admin(QC_ADMIN_DROP, name, nullptr, 0, nullptr, e);
+}
+
 int ha_queue::delete_table(const char *name)
 {
   qc_err e= {{0}};
-  return report(qc_table_drop(name, &e), e);
+  return report(queue_drop_table(name, &e), e);
 }
 
 int ha_queue::rename_table(const char *from, const char *to)
 {
   qc_err e= {{0}};
-  return report(qc_table_rename(from, to, &e), e);
+  return report(qc_admin(QC_ADMIN_RENAME, from, const_cast<char *>(to),
+                         strlen(to) + 1, nullptr, &e), e);
 }
 
 int ha_queue::truncate()
 {
   qc_err e= {{0}};
-  return report(qc_table_truncate(tbl, &e), e);
+  uint64_t h= tbl;
+  return report(qc_admin(QC_ADMIN_TRUNCATE, nullptr, reinterpret_cast<char *>(&h),
+                         sizeof(h), nullptr, &e), e);
 }
 
 /* ---------------- INSERT ---------------- */
@@ -1102,7 +1111,7 @@ static void queue_drop_database(handlerton *, char *path)
         char table[FN_REFLEN];
         my_snprintf(table, sizeof(table), "%s%.*s", path, (int) (len - sl), n);
         qc_err e= {{0}};
-        if (qc_table_drop(table, &e) != QC_OK)
+        if (queue_drop_table(table, &e) != QC_OK)
           sql_print_warning("QUEUE: DROP DATABASE could not remove %s: %s", table, e.msg);
         if (strcmp(s, ".qcol.tmp") == 0)
         {

@@ -89,7 +89,7 @@ static bool unpack_xid(const unsigned char *buf, size_t len, XID *x)
   return true;
 }
 
-/* Runs qc_txn_end / qc_xa_resolve through a Queue_done and waits. */
+/* Runs qc_txn_end through a Queue_done and waits. */
 static int finish_end(THD *thd, Queue_done &d, int rc, const char *what)
 {
   if (rc == QC_PENDING)
@@ -240,16 +240,17 @@ static int queue_recover(handlerton *, XID *list, uint len)
 {
   if (len == 0)
     return 0;
-  std::vector<unsigned char> buf(len * (10 + XIDDATASIZE + 2));
+  /* The library lists at most len records into this buffer. */
+  std::vector<unsigned char> buf((size_t) len * QC_XA_RECORD_MAX);
   size_t used= 0;
-  int n= 0;
   qc_err e= {{0}};
-  int rc= qc_xa_recover(buf.data(), buf.size(), &used, &n, &e);
+  int rc= qc_admin(QC_ADMIN_XA_RECOVER, nullptr, (char *) buf.data(), buf.size(),
+                   &used, &e);
   if (rc != QC_OK)
     sql_print_error("QUEUE: listing prepared transactions: %s", e.msg);
   int got= 0;
   size_t off= 0;
-  for (int i= 0; i < n && got < (int) len && off + 2 <= used; i++)
+  while (got < (int) len && off + 2 <= used)
   {
     size_t l= buf[off] | (size_t) buf[off + 1] << 8;
     if (off + 2 + l > used)
@@ -289,7 +290,7 @@ static int resolve_xid(XID *x, int commit)
   sql_print_information("QUEUE: %s prepared transaction %s",
                         commit ? "committing" : "rolling back", text);
   Queue_done d(0);
-  int rc= qc_xa_resolve(xid, xlen, commit, &d.req);
+  int rc= qc_txn_end(0, commit ? QC_XA_COMMIT : QC_XA_ROLLBACK, xid, xlen, &d.req);
   if (rc == QC_ENOENT)
     return xaer_nota;
   rc= finish_end(nullptr, d, rc, commit ? "COMMIT of a prepared transaction" :

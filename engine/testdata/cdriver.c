@@ -20,6 +20,23 @@
 #include <unistd.h>
 #include "queue_core.h"
 
+
+/* Drop, rename and truncate are qc_admin operations. */
+static int table_drop(const char *path, qc_err *e)
+{
+  return qc_admin(QC_ADMIN_DROP, path, NULL, 0, NULL, e);
+}
+
+static int table_rename(const char *from, const char *to, qc_err *e)
+{
+  return qc_admin(QC_ADMIN_RENAME, from, (char *) to, strlen(to) + 1, NULL, e);
+}
+
+static int table_truncate(uint64_t t, qc_err *e)
+{
+  return qc_admin(QC_ADMIN_TRUNCATE, NULL, (char *) &t, sizeof(t), NULL, e);
+}
+
 static int failures;
 
 #define CHECK(cond)                                                          \
@@ -515,7 +532,7 @@ static int panic_mode(void)
   CHECK_RC(qc_admin(QC_ADMIN_STATS, "./db/p", text, sizeof(text), &len, &e), QC_OK);
   CHECK(strncmp(text, "rows_written: 0\n", 16) == 0);
   CHECK(status_num("handles") == h0);
-  CHECK_RC(qc_table_drop("./db/p", &e), QC_OK);
+  CHECK_RC(table_drop("./db/p", &e), QC_OK);
   CHECK_RC(qc_shutdown(), QC_OK);
   printf("cdriver panic: %d failures\n", failures);
   return failures ? 1 : 0;
@@ -1036,8 +1053,8 @@ int main(int argc, char **argv)
 
   /* --- rename keeps the open handle --- */
   {
-    CHECK_RC(qc_table_rename("./db/t", "./db/b", &e), QC_EEXIST);
-    CHECK_RC(qc_table_rename("./db/t", "./db/r", &e), QC_OK);
+    CHECK_RC(table_rename("./db/t", "./db/b", &e), QC_EEXIST);
+    CHECK_RC(table_rename("./db/t", "./db/r", &e), QC_OK);
     CHECK_RC(qc_table_open("./db/t", &missing, NULL, &e), QC_ENOENT);
     CHECK(stat("db/r.queue", &st) == 0 && stat("db/r.qcol", &st) == 0);
     CHECK(stat("db/t.queue", &st) != 0 && stat("db/t.qcol", &st) != 0);
@@ -1051,8 +1068,8 @@ int main(int argc, char **argv)
     CHECK_RC(do_wait(s, rpath, all, 1, 49, &got, &consuming, &crc, &e), QC_OK);
     CHECK(got.row.id == id && got.table_id == tid);
     /* rename with an owned row: the owner keeps it */
-    CHECK_RC(qc_table_rename("./db/r", "./db/r2", &e), QC_OK);
-    CHECK_RC(qc_table_rename("./db/r2", "./db/r", &e), QC_OK);
+    CHECK_RC(table_rename("./db/r", "./db/r2", &e), QC_OK);
+    CHECK_RC(table_rename("./db/r2", "./db/r", &e), QC_OK);
     uint64_t r2 = 0;
     const qc_table_counters *cr2 = NULL;
     CHECK_RC(qc_table_open("./db/r", &r2, &cr2, &e), QC_OK);
@@ -1061,14 +1078,40 @@ int main(int argc, char **argv)
 
     /* --- truncate: ids restart at 1, owned rows lose their owner --- */
     uint64_t ep = LOAD(ct->owner_epoch);
-    CHECK_RC(qc_table_truncate(t, &e), QC_OK);
+    CHECK_RC(table_truncate(t, &e), QC_OK);
     CHECK(LOAD(ct->rows) == 0);
     CHECK(LOAD(ct->owner_epoch) != ep);
     CHECK(scan_ids(t, 0, QC_SCAN_ALL, seen, 16) == 0);
     CHECK_RC(end_session(s), QC_OK); /* the row is gone: nothing to do */
     CHECK(append_one(t, 22, "after") == 1);
     CHECK(LOAD(ct->rows) == 1);
-    CHECK_RC(qc_table_truncate(987654, &e), QC_EBADF);
+    CHECK_RC(table_truncate(987654, &e), QC_EBADF);
+    /* Bad arguments of the qc_admin forms. */
+    uint32_t short_handle= 1;
+    CHECK_RC(qc_admin(QC_ADMIN_TRUNCATE, NULL, (char *) &short_handle,
+                      sizeof(short_handle), NULL, &e), QC_EINVAL);
+    char unterminated[3]= {'a', 'b', 'c'};
+    CHECK_RC(qc_admin(QC_ADMIN_RENAME, "./db/t", unterminated, sizeof(unterminated),
+                      NULL, &e), QC_EINVAL);
+    CHECK_RC(qc_admin(QC_ADMIN_RENAME, "./db/t", NULL, 0, NULL, &e), QC_EINVAL);
+    CHECK_RC(qc_admin(QC_ADMIN_DROP, NULL, NULL, 0, NULL, &e), QC_EINVAL);
+    CHECK_RC(qc_admin(QC_ADMIN_XA_RECOVER, NULL, NULL, 0, NULL, &e), QC_EINVAL);
+    {
+      /* No prepared transaction: an empty list, and an unknown xid. */
+      unsigned char list[2 * QC_XA_RECORD_MAX];
+      size_t used= 99;
+      CHECK_RC(qc_admin(QC_ADMIN_XA_RECOVER, NULL, (char *) list, sizeof(list),
+                        &used, &e), QC_OK);
+      CHECK(used == 0);
+      req_t r;
+      req_init(&r, 0);
+      CHECK_RC(qc_txn_end(0, QC_XA_COMMIT, (const unsigned char *) "nope", 4, &r.r),
+               QC_ENOENT);
+      CHECK_RC(qc_txn_end(0, QC_XA_ROLLBACK, (const unsigned char *) "nope", 4, &r.r),
+               QC_ENOENT);
+      CHECK(r.calls == 0); /* a final return: done is never called */
+      req_destroy(&r);
+    }
   }
 
   /* --- stale handles never crash --- */
@@ -1090,7 +1133,7 @@ int main(int argc, char **argv)
     uint64_t one = 1;
     CHECK_RC(remove_ids(123456, &one, 1, NULL, &e), QC_EBADF);
     CHECK_RC(end_session(123456), QC_EBADF);
-    CHECK_RC(qc_table_truncate(t3, &e), QC_EBADF); /* closed handle */
+    CHECK_RC(table_truncate(t3, &e), QC_EBADF); /* closed handle */
     CHECK(row.buf == NULL);
   }
 
@@ -1151,7 +1194,7 @@ int main(int argc, char **argv)
     const char *id99[1] = { "id = 99" };
     CHECK_RC(do_wait(s, rpath, id99, 1, 50, &got, &consuming, &crc, &e), QC_PENDING);
     uint64_t ep = LOAD(ct->owner_epoch);
-    CHECK_RC(qc_table_drop("./db/r", &e), QC_OK);
+    CHECK_RC(table_drop("./db/r", &e), QC_OK);
     CHECK(wait_token(50, before + 1)); /* the table went away */
     CHECK_RC(qc_wait_end(s, &got, &e), QC_OK);
     CHECK(got.idx == -1);
@@ -1163,7 +1206,7 @@ int main(int argc, char **argv)
     uint64_t c = 0;
     CHECK_RC(qc_get(t, 1, &row, &e), QC_ECLOSED);
     CHECK_RC(qc_scan_open(t, 0, QC_SCAN_ALL, &c), QC_ECLOSED);
-    CHECK_RC(qc_table_truncate(t2, &e), QC_ECLOSED);
+    CHECK_RC(table_truncate(t2, &e), QC_ECLOSED);
     CHECK_RC(append_rows(t, buf, lens, 1, NULL, &e), QC_ECLOSED);
     uint64_t one = 1;
     CHECK_RC(remove_ids(t2, &one, 1, NULL, &e), QC_ECLOSED);
@@ -1173,7 +1216,7 @@ int main(int argc, char **argv)
     CHECK_RC(do_wait(s4, rpath, all, 1, 0, &got4, &consuming, &crc, &e), QC_ENOENT);
     CHECK_RC(qc_session_free(s4), QC_OK);
     free(got4.row.buf);
-    CHECK_RC(qc_table_drop("./db/r", &e), QC_OK); /* missing is fine */
+    CHECK_RC(table_drop("./db/r", &e), QC_OK); /* missing is fine */
     CHECK(stat("db/r.queue", &st) != 0 && stat("db/r.qcol", &st) != 0);
     CHECK(!status_has("./db/r:"));
     CHECK(status_num("open_tables") == 1);
@@ -1184,7 +1227,7 @@ int main(int argc, char **argv)
   CHECK_RC(qc_table_close(t2), QC_OK);
   CHECK_RC(qc_table_close(t), QC_EBADF);
   CHECK_RC(qc_table_close(b), QC_OK);
-  CHECK_RC(qc_table_drop("./db/b", &e), QC_OK);
+  CHECK_RC(table_drop("./db/b", &e), QC_OK);
   CHECK_RC(qc_session_free(s), QC_OK);
   free(got.row.buf);
   CHECK(status_num("handles") == h0);
