@@ -379,12 +379,22 @@ func xaRecover(buf *C.char, capacity C.size_t, length *C.size_t, e *C.qc_err) C.
 	if buf == nil || length == nil {
 		return setErr(e, errCode(qcEINVAL, "queue: bad arguments to QC_ADMIN_XA_RECOVER"))
 	}
-	*length = 0
-	n := 0
 	err := recoverPrepared()
 	out := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(capacity))
-	off := 0
+	off := listPrepared(out, int(capacity)/C.QC_XA_RECORD_MAX)
+	*length = C.size_t(off)
+	if err != nil && off == 0 {
+		return setErr(e, err)
+	}
+	return qcOK
+}
+
+// listPrepared writes at most max of the prepared transactions not listed
+// before into out, as xaRecover's records, marks them listed and returns
+// the bytes written.
+func listPrepared(out []byte, max int) int {
 	preparedMu.Lock()
+	defer preparedMu.Unlock()
 	keys := make([]string, 0, len(prepared))
 	for k, set := range prepared {
 		if !set.reported {
@@ -392,22 +402,17 @@ func xaRecover(buf *C.char, capacity C.size_t, length *C.size_t, e *C.qc_err) C.
 		}
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
-		if off+2+len(k) > len(out) || n == int(capacity)/C.QC_XA_RECORD_MAX {
+	off := 0
+	for i, k := range keys {
+		if i == max || off+2+len(k) > len(out) {
 			break
 		}
 		out[off], out[off+1] = byte(len(k)), byte(len(k)>>8)
 		copy(out[off+2:], k)
 		off += 2 + len(k)
 		prepared[k].reported = true
-		n++
 	}
-	preparedMu.Unlock()
-	*length = C.size_t(off)
-	if err != nil && n == 0 {
-		return setErr(e, err)
-	}
-	return qcOK
+	return off
 }
 
 // xaResolve (qc_txn_end QC_XA_COMMIT, QC_XA_ROLLBACK) commits or rolls
