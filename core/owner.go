@@ -452,7 +452,7 @@ func (s *Session) ConsumeAndTake(next *Spec, done func(Pending)) (p *Pending, to
 	var t *Table
 	var id uint64
 	for {
-		// handOver confirms the ownership under t.mu; no Owned() first.
+		// consumeLocked confirms the ownership under t.mu; no Owned() first.
 		s.mu.Lock()
 		t, id = s.table, s.id
 		s.mu.Unlock()
@@ -532,8 +532,9 @@ func (s *Session) consumeLocked(t *Table, id uint64, holder *Session, next *Spec
 }
 
 // OwnedAt returns the owned row's table and id, and the table's OwnerEpoch
-// read before the ownership was confirmed: the ownership holds at least
-// until the epoch changes. t is nil when nothing is owned.
+// read while the ownership held (at the take, or before confirming it):
+// the ownership holds at least until the epoch changes. t is nil when
+// nothing is owned.
 func (s *Session) OwnedAt() (t *Table, id, epoch uint64) {
 	s.mu.Lock()
 	t, id, epoch = s.table, s.id, s.takenEpoch
