@@ -9,11 +9,11 @@ import (
 // kind TINYINT, due DATETIME(0) (MySQL 5.6 format), then a payload column
 // conditions do not use. Byte 0 holds the NULL flags.
 var benchCols = []Column{
-	{Name: "id", Type: typeLongLong, Unsigned: true, Offset: 1, Length: 8, NullOffset: -1},
-	{Name: "prio", Type: typeLong, Offset: 9, Length: 4, NullOffset: 0, NullMask: 0x02},
-	{Name: "kind", Type: typeTiny, Offset: 13, Length: 1, NullOffset: -1},
-	{Name: "due", Type: typeDatetime2, Offset: 14, Length: 5, NullOffset: -1},
-	{Name: "body", Type: typeBlob, Offset: 19, Length: 10, NullOffset: 0, NullMask: 0x04},
+	{Name: "id", Type: TypeLongLong, Unsigned: true, Offset: 1, Length: 8, NullOffset: -1},
+	{Name: "prio", Type: TypeLong, Offset: 9, Length: 4, NullOffset: 0, NullMask: 0x02},
+	{Name: "kind", Type: TypeTiny, Offset: 13, Length: 1, NullOffset: -1},
+	{Name: "due", Type: TypeDatetime2, Offset: 14, Length: 5, NullOffset: -1},
+	{Name: "body", Type: TypeBlob, Offset: 19, Length: 10, NullOffset: 0, NullMask: 0x04},
 }
 
 func benchRow(prio int32, kind int8) []byte {

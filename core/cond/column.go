@@ -30,51 +30,53 @@ type Column struct {
 	NullMask uint8
 }
 
-// MariaDB's enum_field_types values (include/mysql_com.h).
+// MariaDB's enum_field_types values (include/mysql_com.h): the Type of a
+// Column. The handler's other readers of row payloads (engine/rowfmt) use
+// them too.
 const (
-	typeTiny       = 1
-	typeShort      = 2
-	typeLong       = 3
-	typeFloat      = 4
-	typeDouble     = 5
-	typeNull       = 6
-	typeTimestamp  = 7
-	typeLongLong   = 8
-	typeInt24      = 9
-	typeDate       = 10
-	typeTime       = 11
-	typeDatetime   = 12
-	typeYear       = 13
-	typeNewDate    = 14
-	typeVarchar    = 15
-	typeBit        = 16
-	typeTimestamp2 = 17
-	typeDatetime2  = 18
-	typeTime2      = 19
-	typeBlobCompr  = 20
-	typeVarcharCmp = 21
-	typeNewDecimal = 246
-	typeEnum       = 247
-	typeSet        = 248
-	typeTinyBlob   = 249
-	typeMediumBlob = 250
-	typeLongBlob   = 251
-	typeBlob       = 252
-	typeVarString  = 253
-	typeString     = 254
-	typeGeometry   = 255
+	TypeTiny              = 1
+	TypeShort             = 2
+	TypeLong              = 3
+	TypeFloat             = 4
+	TypeDouble            = 5
+	TypeNull              = 6
+	TypeTimestamp         = 7
+	TypeLongLong          = 8
+	TypeInt24             = 9
+	TypeDate              = 10
+	TypeTime              = 11
+	TypeDatetime          = 12
+	TypeYear              = 13
+	TypeNewDate           = 14
+	TypeVarchar           = 15
+	TypeBit               = 16
+	TypeTimestamp2        = 17
+	TypeDatetime2         = 18
+	TypeTime2             = 19
+	TypeBlobCompressed    = 140
+	TypeVarcharCompressed = 141
+	TypeNewDecimal        = 246
+	TypeEnum              = 247
+	TypeSet               = 248
+	TypeTinyBlob          = 249
+	TypeMediumBlob        = 250
+	TypeLongBlob          = 251
+	TypeBlob              = 252
+	TypeVarString         = 253
+	TypeString            = 254
+	TypeGeometry          = 255
 )
 
 var typeNames = map[uint8]string{
-	typeTiny: "TINYINT", typeShort: "SMALLINT", typeLong: "INT", typeFloat: "FLOAT",
-	typeDouble: "DOUBLE", typeNull: "NULL", typeTimestamp: "TIMESTAMP", typeLongLong: "BIGINT",
-	typeInt24: "MEDIUMINT", typeDate: "DATE", typeTime: "TIME", typeDatetime: "DATETIME",
-	typeYear: "YEAR", typeNewDate: "DATE", typeVarchar: "VARCHAR", typeBit: "BIT",
-	typeTimestamp2: "TIMESTAMP", typeDatetime2: "DATETIME", typeTime2: "TIME",
-	typeBlobCompr: "compressed BLOB", typeVarcharCmp: "compressed VARCHAR",
-	typeNewDecimal: "DECIMAL", typeEnum: "ENUM", typeSet: "SET", typeTinyBlob: "TINYBLOB",
-	typeMediumBlob: "MEDIUMBLOB", typeLongBlob: "LONGBLOB", typeBlob: "BLOB",
-	typeVarString: "VARCHAR", typeString: "CHAR", typeGeometry: "GEOMETRY",
+	TypeTiny: "TINYINT", TypeShort: "SMALLINT", TypeLong: "INT", TypeFloat: "FLOAT",
+	TypeDouble: "DOUBLE", TypeNull: "NULL", TypeTimestamp: "TIMESTAMP", TypeLongLong: "BIGINT",
+	TypeInt24: "MEDIUMINT", TypeDate: "DATE", TypeTime: "TIME", TypeDatetime: "DATETIME",
+	TypeYear: "YEAR", TypeNewDate: "DATE", TypeVarchar: "VARCHAR", TypeBit: "BIT",
+	TypeTimestamp2: "TIMESTAMP", TypeDatetime2: "DATETIME", TypeTime2: "TIME",
+	TypeBlobCompressed: "compressed BLOB", TypeVarcharCompressed: "compressed VARCHAR",
+	TypeNewDecimal: "DECIMAL", TypeEnum: "ENUM", TypeSet: "SET", TypeTinyBlob: "TINYBLOB",
+	TypeMediumBlob: "MEDIUMBLOB", TypeLongBlob: "LONGBLOB", TypeBlob: "BLOB",
+	TypeVarString: "VARCHAR", TypeString: "CHAR", TypeGeometry: "GEOMETRY",
 }
 
 func typeName(t uint8) string {
@@ -116,23 +118,23 @@ func columnDecoder(c Column) (decoder, int, error) {
 	var want int
 	var dec decoder
 	switch c.Type {
-	case typeTiny:
+	case TypeTiny:
 		want, dec = 1, intDecoder(1, c.Unsigned)
-	case typeShort:
+	case TypeShort:
 		want, dec = 2, intDecoder(2, c.Unsigned)
-	case typeInt24:
+	case TypeInt24:
 		want, dec = 3, intDecoder(3, c.Unsigned)
-	case typeLong:
+	case TypeLong:
 		want, dec = 4, intDecoder(4, c.Unsigned)
-	case typeLongLong:
+	case TypeLongLong:
 		want, dec = 8, intDecoder(8, c.Unsigned)
-	case typeYear:
+	case TypeYear:
 		want, dec = 1, decodeYear
-	case typeDate:
+	case TypeDate:
 		want, dec = 4, decodeDate
-	case typeNewDate:
+	case TypeNewDate:
 		want, dec = 3, decodeNewDate
-	case typeTime, typeTime2, typeDatetime, typeDatetime2, typeTimestamp, typeTimestamp2:
+	case TypeTime, TypeTime2, TypeDatetime, TypeDatetime2, TypeTimestamp, TypeTimestamp2:
 		temporal = true
 	default:
 		return nil, 0, fmt.Errorf("has type %s which conditions cannot use", typeName(c.Type))
@@ -143,29 +145,29 @@ func columnDecoder(c Column) (decoder, int, error) {
 			return nil, 0, fmt.Errorf("has %d fractional-second digits; at most 6 are possible", d)
 		}
 		switch c.Type {
-		case typeTime:
+		case TypeTime:
 			if d == 0 {
 				want, dec = 3, decodeTime0
 			} else {
 				want, dec = timeHiresBytes[d], timeHiresDecoder(d)
 			}
-		case typeTime2:
+		case TypeTime2:
 			want, dec = 3+(d+1)/2, time2Decoder(d)
-		case typeDatetime:
+		case TypeDatetime:
 			if d == 0 {
 				want, dec = 8, decodeDatetime0
 			} else {
 				want, dec = datetimeHiresBytes[d], datetimeHiresDecoder(d)
 			}
-		case typeDatetime2:
+		case TypeDatetime2:
 			want, dec = 5+(d+1)/2, decodeDatetime2
-		case typeTimestamp:
+		case TypeTimestamp:
 			if d == 0 {
 				want, dec = 4, decodeTimestamp0
 			} else {
 				want, dec = 4+timestampSecPartBytes[d], decodeTimestampBE
 			}
-		case typeTimestamp2:
+		case TypeTimestamp2:
 			want, dec = 4+(d+1)/2, decodeTimestampBE
 		}
 	}

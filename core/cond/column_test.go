@@ -175,30 +175,30 @@ func TestIntegerColumns(t *testing.T) {
 		bits     uint64
 		want     string
 	}{
-		{typeTiny, false, 1, 0x7f, "127"},
-		{typeTiny, false, 1, 0x80, "-128"},
-		{typeTiny, false, 1, 0xff, "-1"},
-		{typeTiny, true, 1, 0xff, "255u"},
-		{typeTiny, true, 1, 0x80, "128u"},
-		{typeShort, false, 2, 0x7fff, "32767"},
-		{typeShort, false, 2, 0x8000, "-32768"},
-		{typeShort, true, 2, 0xffff, "65535u"},
-		{typeShort, false, 2, 0x1234, "4660"},
-		{typeInt24, false, 3, 0x7fffff, "8388607"},
-		{typeInt24, false, 3, 0x800000, "-8388608"},
-		{typeInt24, false, 3, 0xffffff, "-1"},
-		{typeInt24, true, 3, 0xffffff, "16777215u"},
-		{typeInt24, true, 3, 0x800000, "8388608u"},
-		{typeLong, false, 4, 0x7fffffff, "2147483647"},
-		{typeLong, false, 4, 0x80000000, "-2147483648"},
-		{typeLong, true, 4, 0xffffffff, "4294967295u"},
-		{typeLong, false, 4, 0x01020304, "16909060"},
-		{typeLongLong, false, 8, 0x7fffffffffffffff, "9223372036854775807"},
-		{typeLongLong, false, 8, 0x8000000000000000, "-9223372036854775808"},
-		{typeLongLong, false, 8, 0xffffffffffffffff, "-1"},
-		{typeLongLong, true, 8, 0xffffffffffffffff, "18446744073709551615u"},
-		{typeLongLong, true, 8, 0x8000000000000000, "9223372036854775808u"},
-		{typeLongLong, true, 8, 0x0102030405060708, "72623859790382856u"},
+		{TypeTiny, false, 1, 0x7f, "127"},
+		{TypeTiny, false, 1, 0x80, "-128"},
+		{TypeTiny, false, 1, 0xff, "-1"},
+		{TypeTiny, true, 1, 0xff, "255u"},
+		{TypeTiny, true, 1, 0x80, "128u"},
+		{TypeShort, false, 2, 0x7fff, "32767"},
+		{TypeShort, false, 2, 0x8000, "-32768"},
+		{TypeShort, true, 2, 0xffff, "65535u"},
+		{TypeShort, false, 2, 0x1234, "4660"},
+		{TypeInt24, false, 3, 0x7fffff, "8388607"},
+		{TypeInt24, false, 3, 0x800000, "-8388608"},
+		{TypeInt24, false, 3, 0xffffff, "-1"},
+		{TypeInt24, true, 3, 0xffffff, "16777215u"},
+		{TypeInt24, true, 3, 0x800000, "8388608u"},
+		{TypeLong, false, 4, 0x7fffffff, "2147483647"},
+		{TypeLong, false, 4, 0x80000000, "-2147483648"},
+		{TypeLong, true, 4, 0xffffffff, "4294967295u"},
+		{TypeLong, false, 4, 0x01020304, "16909060"},
+		{TypeLongLong, false, 8, 0x7fffffffffffffff, "9223372036854775807"},
+		{TypeLongLong, false, 8, 0x8000000000000000, "-9223372036854775808"},
+		{TypeLongLong, false, 8, 0xffffffffffffffff, "-1"},
+		{TypeLongLong, true, 8, 0xffffffffffffffff, "18446744073709551615u"},
+		{TypeLongLong, true, 8, 0x8000000000000000, "9223372036854775808u"},
+		{TypeLongLong, true, 8, 0x0102030405060708, "72623859790382856u"},
 	}
 	for _, tt := range tests {
 		c := Column{Type: tt.typ, Unsigned: tt.unsigned}
@@ -216,19 +216,19 @@ func TestYearAndDateColumns(t *testing.T) {
 	}{
 		// Field_year::store keeps year-1900 in one byte; 0 is the zero year.
 		// (Also for YEAR(2): '24' is stored as 124 and reads as 2024.)
-		{typeYear, []byte{0}, "0"},
-		{typeYear, []byte{1}, "1901"},
-		{typeYear, []byte{124}, "2024"},
-		{typeYear, []byte{255}, "2155"},
+		{TypeYear, []byte{0}, "0"},
+		{TypeYear, []byte{1}, "1901"},
+		{TypeYear, []byte{124}, "2024"},
+		{TypeYear, []byte{255}, "2155"},
 		// Field_date (pre-5.0 DATE): int4store(YYYYMMDD).
-		{typeDate, storeLE(20240229, 4), "20240229"},
-		{typeDate, storeLE(0, 4), "0"},
+		{TypeDate, storeLE(20240229, 4), "20240229"},
+		{TypeDate, storeLE(0, 4), "0"},
 		// Field_newdate::store_TIME: int3store(year*16*32 + month*32 + day).
-		{typeNewDate, storeLE(2024*512+2*32+29, 3), "20240229"},
-		{typeNewDate, storeLE(9999*512+12*32+31, 3), "99991231"},
-		{typeNewDate, storeLE(1000*512+1*32+1, 3), "10000101"},
-		{typeNewDate, storeLE(0, 3), "0"},
-		{typeNewDate, storeLE(2024*512, 3), "20240000"}, // zero month and day are allowed
+		{TypeNewDate, storeLE(2024*512+2*32+29, 3), "20240229"},
+		{TypeNewDate, storeLE(9999*512+12*32+31, 3), "99991231"},
+		{TypeNewDate, storeLE(1000*512+1*32+1, 3), "10000101"},
+		{TypeNewDate, storeLE(0, 3), "0"},
+		{TypeNewDate, storeLE(2024*512, 3), "20240000"}, // zero month and day are allowed
 	}
 	for _, tt := range tests {
 		if got := evalColumn(t, Column{Type: tt.typ}, tt.image); got != tt.want {
@@ -261,7 +261,7 @@ var times = []struct {
 func TestTimeColumns(t *testing.T) {
 	for _, tt := range times {
 		if tt.t.us == 0 {
-			if got := evalColumn(t, Column{Type: typeTime}, encTime0(tt.t)); got != tt.want {
+			if got := evalColumn(t, Column{Type: TypeTime}, encTime0(tt.t)); got != tt.want {
 				t.Errorf("TIME %+v = %s, want %s", tt.t, got, tt.want)
 			}
 		}
@@ -271,11 +271,11 @@ func TestTimeColumns(t *testing.T) {
 			v.us = secPartShift(v.us, dec) * pow10[6-dec]
 			want := tt.want
 			if dec > 0 {
-				if got := evalColumn(t, Column{Type: typeTime, Decimals: dec}, encTimeHires(v, dec)); got != want {
+				if got := evalColumn(t, Column{Type: TypeTime, Decimals: dec}, encTimeHires(v, dec)); got != want {
 					t.Errorf("TIME(%d) MariaDB 5.3 format %+v = %s, want %s", dec, v, got, want)
 				}
 			}
-			if got := evalColumn(t, Column{Type: typeTime2, Decimals: dec}, encTime2(v, dec)); got != want {
+			if got := evalColumn(t, Column{Type: TypeTime2, Decimals: dec}, encTime2(v, dec)); got != want {
 				t.Errorf("TIME(%d) MySQL 5.6 format %+v = %s, want %s (image % x)", dec, v, got, want, encTime2(v, dec))
 			}
 		}
@@ -298,7 +298,7 @@ var datetimes = []struct {
 func TestDatetimeColumns(t *testing.T) {
 	for _, tt := range datetimes {
 		if tt.t.us == 0 {
-			if got := evalColumn(t, Column{Type: typeDatetime}, encDatetime0(tt.t)); got != tt.want {
+			if got := evalColumn(t, Column{Type: TypeDatetime}, encDatetime0(tt.t)); got != tt.want {
 				t.Errorf("DATETIME %+v = %s, want %s", tt.t, got, tt.want)
 			}
 		}
@@ -306,11 +306,11 @@ func TestDatetimeColumns(t *testing.T) {
 			v := tt.t
 			v.us = secPartShift(v.us, dec) * pow10[6-dec]
 			if dec > 0 {
-				if got := evalColumn(t, Column{Type: typeDatetime, Decimals: dec}, encDatetimeHires(v, dec)); got != tt.want {
+				if got := evalColumn(t, Column{Type: TypeDatetime, Decimals: dec}, encDatetimeHires(v, dec)); got != tt.want {
 					t.Errorf("DATETIME(%d) MariaDB 5.3 format %+v = %s, want %s", dec, v, got, tt.want)
 				}
 			}
-			if got := evalColumn(t, Column{Type: typeDatetime2, Decimals: dec}, encDatetime2(v, dec)); got != tt.want {
+			if got := evalColumn(t, Column{Type: TypeDatetime2, Decimals: dec}, encDatetime2(v, dec)); got != tt.want {
 				t.Errorf("DATETIME(%d) MySQL 5.6 format %+v = %s, want %s", dec, v, got, tt.want)
 			}
 		}
@@ -329,18 +329,18 @@ func TestTimestampColumns(t *testing.T) {
 		{2147483647, 999999, "2147483647"},
 	} {
 		if tt.us == 0 {
-			if got := evalColumn(t, Column{Type: typeTimestamp}, encTimestamp0(tt.sec)); got != tt.want {
+			if got := evalColumn(t, Column{Type: TypeTimestamp}, encTimestamp0(tt.sec)); got != tt.want {
 				t.Errorf("TIMESTAMP %d = %s, want %s", tt.sec, got, tt.want)
 			}
 		}
 		for dec := 0; dec <= 6; dec++ {
 			us := secPartShift(tt.us, dec) * pow10[6-dec]
 			if dec > 0 {
-				if got := evalColumn(t, Column{Type: typeTimestamp, Decimals: dec}, encTimestampHires(tt.sec, us, dec)); got != tt.want {
+				if got := evalColumn(t, Column{Type: TypeTimestamp, Decimals: dec}, encTimestampHires(tt.sec, us, dec)); got != tt.want {
 					t.Errorf("TIMESTAMP(%d) MariaDB 5.3 format %d.%06d = %s, want %s", dec, tt.sec, us, got, tt.want)
 				}
 			}
-			if got := evalColumn(t, Column{Type: typeTimestamp2, Decimals: dec}, encTimestamp2(tt.sec, us, dec)); got != tt.want {
+			if got := evalColumn(t, Column{Type: TypeTimestamp2, Decimals: dec}, encTimestamp2(tt.sec, us, dec)); got != tt.want {
 				t.Errorf("TIMESTAMP(%d) MySQL 5.6 format %d.%06d = %s, want %s", dec, tt.sec, us, got, tt.want)
 			}
 		}
@@ -358,31 +358,31 @@ func TestHandComputedImages(t *testing.T) {
 	}{
 		// DATETIME2(0) 2024-02-29 13:45:30: ymd=((2024*13+2)<<5)|29,
 		// hms=(13<<12)|(45<<6)|30, ((ymd<<17)|hms) + 0x8000000000, 5 bytes BE.
-		{Column{Type: typeDatetime2}, "99b2badb5e", "20240229134530"},
+		{Column{Type: TypeDatetime2}, "99b2badb5e", "20240229134530"},
 		// The same with DATETIME(6) and .123456 (0x01e240) after it.
-		{Column{Type: typeDatetime2, Decimals: 6}, "99b2badb5e01e240", "20240229134530"},
+		{Column{Type: TypeDatetime2, Decimals: 6}, "99b2badb5e01e240", "20240229134530"},
 		// TIME2(0): hms=(12<<12)|(34<<6)|56 = 0x48b8; ±hms + 0x800000.
-		{Column{Type: typeTime2}, "80c8b8", "123456"},
-		{Column{Type: typeTime2}, "7f3748", "-123456"},
+		{Column{Type: TypeTime2}, "80c8b8", "123456"},
+		{Column{Type: TypeTime2}, "7f3748", "-123456"},
 		// TIME2(2) -00:00:01.01 is 7FFFFE.FF (table in my_time_packed_from_binary).
-		{Column{Type: typeTime2, Decimals: 2}, "7ffffeff", "-1"},
-		{Column{Type: typeTime2, Decimals: 2}, "7fffffff", "0"},  // -00:00:00.01
-		{Column{Type: typeTime2, Decimals: 2}, "7fffff00", "-1"}, // -00:00:01.00
-		{Column{Type: typeTime2, Decimals: 2}, "80000000", "0"},
+		{Column{Type: TypeTime2, Decimals: 2}, "7ffffeff", "-1"},
+		{Column{Type: TypeTime2, Decimals: 2}, "7fffffff", "0"},  // -00:00:00.01
+		{Column{Type: TypeTime2, Decimals: 2}, "7fffff00", "-1"}, // -00:00:01.00
+		{Column{Type: TypeTime2, Decimals: 2}, "80000000", "0"},
 		// TIME(3) MariaDB 5.3: zero_point = 3020400000 = 0xb407a580 (5 bytes).
-		{Column{Type: typeTime, Decimals: 3}, "00b407a580", "0"},
-		{Column{Type: typeTime, Decimals: 3}, "00b407a968", "1"}, // +1000 ms
-		{Column{Type: typeTime, Decimals: 3}, "00b407a198", "-1"},
+		{Column{Type: TypeTime, Decimals: 3}, "00b407a580", "0"},
+		{Column{Type: TypeTime, Decimals: 3}, "00b407a968", "1"}, // +1000 ms
+		{Column{Type: TypeTime, Decimals: 3}, "00b407a198", "-1"},
 		// TIME(0) old: int3store(-123456) = 0xfe1dc0 little-endian.
-		{Column{Type: typeTime}, "c01dfe", "-123456"},
+		{Column{Type: TypeTime}, "c01dfe", "-123456"},
 		// NEWDATE 2024-02-29: 2024*512 + 2*32 + 29 = 0x0fd05d, little-endian.
-		{Column{Type: typeNewDate}, "5dd00f", "20240229"},
+		{Column{Type: TypeNewDate}, "5dd00f", "20240229"},
 		// TIMESTAMP2(0) 1700000000 = 0x6553f100 big-endian; TIMESTAMP(0) old is little-endian.
-		{Column{Type: typeTimestamp2}, "6553f100", "1700000000"},
-		{Column{Type: typeTimestamp}, "00f15365", "1700000000"},
-		{Column{Type: typeTimestamp, Decimals: 4}, "6553f100ffff", "1700000000"},
+		{Column{Type: TypeTimestamp2}, "6553f100", "1700000000"},
+		{Column{Type: TypeTimestamp}, "00f15365", "1700000000"},
+		{Column{Type: TypeTimestamp, Decimals: 4}, "6553f100ffff", "1700000000"},
 		// DATETIME(0) old: int8store(20240229134530).
-		{Column{Type: typeDatetime}, "c2f0aa8b68120000", "20240229134530"},
+		{Column{Type: TypeDatetime}, "c2f0aa8b68120000", "20240229134530"},
 	}
 	for _, tt := range tests {
 		image, err := hex.DecodeString(tt.image)
@@ -400,25 +400,27 @@ func TestColumnValidation(t *testing.T) {
 		c    Column
 		frag string
 	}{
-		{Column{Type: typeFloat, Length: 4}, "has type FLOAT which conditions cannot use"},
-		{Column{Type: typeDouble, Length: 8}, "has type DOUBLE"},
-		{Column{Type: typeNewDecimal, Length: 5}, "has type DECIMAL"},
-		{Column{Type: typeVarchar, Length: 11}, "has type VARCHAR"},
-		{Column{Type: typeString, Length: 10}, "has type CHAR"},
-		{Column{Type: typeBlob, Length: 10}, "has type BLOB"},
-		{Column{Type: typeEnum, Length: 1}, "has type ENUM"},
-		{Column{Type: typeSet, Length: 1}, "has type SET"},
-		{Column{Type: typeBit, Length: 1}, "has type BIT"},
-		{Column{Type: typeGeometry, Length: 12}, "has type GEOMETRY"},
+		{Column{Type: TypeFloat, Length: 4}, "has type FLOAT which conditions cannot use"},
+		{Column{Type: TypeDouble, Length: 8}, "has type DOUBLE"},
+		{Column{Type: TypeNewDecimal, Length: 5}, "has type DECIMAL"},
+		{Column{Type: TypeVarchar, Length: 11}, "has type VARCHAR"},
+		{Column{Type: TypeString, Length: 10}, "has type CHAR"},
+		{Column{Type: TypeBlob, Length: 10}, "has type BLOB"},
+		{Column{Type: TypeEnum, Length: 1}, "has type ENUM"},
+		{Column{Type: TypeSet, Length: 1}, "has type SET"},
+		{Column{Type: 140, Length: 10}, "has type compressed BLOB"},
+		{Column{Type: 141, Length: 11}, "has type compressed VARCHAR"},
+		{Column{Type: TypeBit, Length: 1}, "has type BIT"},
+		{Column{Type: TypeGeometry, Length: 12}, "has type GEOMETRY"},
 		{Column{Type: 99, Length: 1}, "has type type 99"},
-		{Column{Type: typeLong, Length: 4, Offset: -1}, "not stored at a fixed offset"},
-		{Column{Type: typeLong, Length: 4, Offset: 1<<62 - 1}, "beyond any row"},
-		{Column{Type: typeLong, Length: 4, NullOffset: 1 << 40}, "beyond any row"},
-		{Column{Type: typeLong, Length: 8}, "has length 8 but type INT stores 4 bytes"},
-		{Column{Type: typeNewDate, Length: 4}, "has length 4 but type DATE stores 3 bytes"},
-		{Column{Type: typeDatetime2, Length: 8, Decimals: 0}, "stores 5 bytes"},
-		{Column{Type: typeTime, Length: 3, Decimals: 7}, "at most 6"},
-		{Column{Type: typeTimestamp2, Length: 4, Decimals: -1}, "at most 6"},
+		{Column{Type: TypeLong, Length: 4, Offset: -1}, "not stored at a fixed offset"},
+		{Column{Type: TypeLong, Length: 4, Offset: 1<<62 - 1}, "beyond any row"},
+		{Column{Type: TypeLong, Length: 4, NullOffset: 1 << 40}, "beyond any row"},
+		{Column{Type: TypeLong, Length: 8}, "has length 8 but type INT stores 4 bytes"},
+		{Column{Type: TypeNewDate, Length: 4}, "has length 4 but type DATE stores 3 bytes"},
+		{Column{Type: TypeDatetime2, Length: 8, Decimals: 0}, "stores 5 bytes"},
+		{Column{Type: TypeTime, Length: 3, Decimals: 7}, "at most 6"},
+		{Column{Type: TypeTimestamp2, Length: 4, Decimals: -1}, "at most 6"},
 	}
 	for _, tt := range tests {
 		tt.c.Name = "x"
@@ -429,7 +431,7 @@ func TestColumnValidation(t *testing.T) {
 		}
 	}
 	// An unusable column is fine as long as the condition does not use it.
-	cols := []Column{{Name: "f", Type: typeFloat, Length: 4}, {Name: "x", Type: typeTiny, Offset: 4, Length: 1, NullOffset: -1}}
+	cols := []Column{{Name: "f", Type: TypeFloat, Length: 4}, {Name: "x", Type: TypeTiny, Offset: 4, Length: 1, NullOffset: -1}}
 	if _, err := Compile("x = 1", cols); err != nil {
 		t.Errorf("unused FLOAT column: %v", err)
 	}
@@ -439,7 +441,7 @@ func TestColumnValidation(t *testing.T) {
 func TestDecodersTotal(t *testing.T) {
 	images := [][]byte{make([]byte, 8), {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
 		{0x80, 0, 0, 0, 0, 0, 0, 0}, {0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}
-	for _, typ := range []uint8{typeTime, typeTime2, typeDatetime, typeDatetime2, typeTimestamp, typeTimestamp2} {
+	for _, typ := range []uint8{TypeTime, TypeTime2, TypeDatetime, TypeDatetime2, TypeTimestamp, TypeTimestamp2} {
 		for dec := 0; dec <= 6; dec++ {
 			c := Column{Type: typ, Decimals: dec}
 			_, width, _ := columnDecoder(Column{Type: typ, Decimals: dec, Length: -1})

@@ -30,42 +30,42 @@ func columnReader(col Column) evalFunc {
 	l := location{off: col.Offset, end: col.Offset + width, nullOff: col.NullOffset, nullMask: col.NullMask}
 	off := l.off
 	switch {
-	case col.Type == typeTiny && !col.Unsigned:
+	case col.Type == TypeTiny && !col.Unsigned:
 		return func(p []byte) value {
 			if l.absent(p) {
 				return nullValue
 			}
 			return value{v: int64(int8(p[off]))}
 		}
-	case col.Type == typeTiny:
+	case col.Type == TypeTiny:
 		return func(p []byte) value {
 			if l.absent(p) {
 				return nullValue
 			}
 			return value{v: int64(p[off]), u: true}
 		}
-	case col.Type == typeShort && !col.Unsigned:
+	case col.Type == TypeShort && !col.Unsigned:
 		return func(p []byte) value {
 			if l.absent(p) {
 				return nullValue
 			}
 			return value{v: int64(int16(binary.LittleEndian.Uint16(p[off:])))}
 		}
-	case col.Type == typeLong && !col.Unsigned:
+	case col.Type == TypeLong && !col.Unsigned:
 		return func(p []byte) value {
 			if l.absent(p) {
 				return nullValue
 			}
 			return value{v: int64(int32(binary.LittleEndian.Uint32(p[off:])))}
 		}
-	case col.Type == typeLong:
+	case col.Type == TypeLong:
 		return func(p []byte) value {
 			if l.absent(p) {
 				return nullValue
 			}
 			return value{v: int64(binary.LittleEndian.Uint32(p[off:])), u: true}
 		}
-	case col.Type == typeLongLong:
+	case col.Type == TypeLongLong:
 		u := col.Unsigned
 		return func(p []byte) value {
 			if l.absent(p) {
@@ -128,7 +128,7 @@ func (c *compiler) sign(n *node) signKind {
 
 func isIntegerType(t uint8) bool {
 	switch t {
-	case typeTiny, typeShort, typeInt24, typeLong, typeLongLong:
+	case TypeTiny, TypeShort, TypeInt24, TypeLong, TypeLongLong:
 		return true
 	}
 	return false

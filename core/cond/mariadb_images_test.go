@@ -54,12 +54,12 @@ func TestMariaDBRecordImages(t *testing.T) {
 	}
 	// Every usable type, and every fractional precision of each temporal
 	// format, must be in the file.
-	for _, typ := range []uint8{typeTiny, typeShort, typeInt24, typeLong, typeLongLong, typeYear, typeNewDate} {
+	for _, typ := range []uint8{TypeTiny, TypeShort, TypeInt24, TypeLong, TypeLongLong, TypeYear, TypeNewDate} {
 		if !seen[strconv.Itoa(int(typ))+"/0"] {
 			t.Errorf("no images of %s", typeName(typ))
 		}
 	}
-	for _, typ := range []uint8{typeTime, typeTime2, typeDatetime, typeDatetime2, typeTimestamp, typeTimestamp2} {
+	for _, typ := range []uint8{TypeTime, TypeTime2, TypeDatetime, TypeDatetime2, TypeTimestamp, TypeTimestamp2} {
 		for dec := 0; dec <= 6; dec++ {
 			if !seen[strconv.Itoa(int(typ))+"/"+strconv.Itoa(dec)] {
 				t.Errorf("no images of %s(%d) (real type %d)", typeName(typ), dec, typ)

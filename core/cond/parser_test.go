@@ -19,15 +19,15 @@ import (
 //	f      FLOAT        offset 25
 //	txt    VARCHAR      offset -1
 var testCols = []Column{
-	{Name: "a", Type: typeLong, Offset: 1, Length: 4, NullOffset: -1},
-	{Name: "abc", Type: typeLong, Offset: 5, Length: 4, NullOffset: -1},
-	{Name: "Prio", Type: typeShort, Offset: 9, Length: 2, NullOffset: -1},
-	{Name: "n", Type: typeLong, Offset: 11, Length: 4, NullOffset: 0, NullMask: 1},
-	{Name: "u64", Type: typeLongLong, Unsigned: true, Offset: 15, Length: 8, NullOffset: 0, NullMask: 2},
-	{Name: "and", Type: typeTiny, Offset: 23, Length: 1, NullOffset: -1},
-	{Name: "kind", Type: typeTiny, Offset: 24, Length: 1, NullOffset: -1},
-	{Name: "f", Type: typeFloat, Offset: 25, Length: 4, NullOffset: -1},
-	{Name: "txt", Type: typeVarchar, Offset: -1, Length: 10, NullOffset: -1},
+	{Name: "a", Type: TypeLong, Offset: 1, Length: 4, NullOffset: -1},
+	{Name: "abc", Type: TypeLong, Offset: 5, Length: 4, NullOffset: -1},
+	{Name: "Prio", Type: TypeShort, Offset: 9, Length: 2, NullOffset: -1},
+	{Name: "n", Type: TypeLong, Offset: 11, Length: 4, NullOffset: 0, NullMask: 1},
+	{Name: "u64", Type: TypeLongLong, Unsigned: true, Offset: 15, Length: 8, NullOffset: 0, NullMask: 2},
+	{Name: "and", Type: TypeTiny, Offset: 23, Length: 1, NullOffset: -1},
+	{Name: "kind", Type: TypeTiny, Offset: 24, Length: 1, NullOffset: -1},
+	{Name: "f", Type: TypeFloat, Offset: 25, Length: 4, NullOffset: -1},
+	{Name: "txt", Type: TypeVarchar, Offset: -1, Length: 10, NullOffset: -1},
 }
 
 var precedenceTests = []struct{ in, want string }{
@@ -179,11 +179,11 @@ func TestColumnNames(t *testing.T) {
 	}
 	// Backquotes may hold any character, and a doubled backquote is one.
 	cols := []Column{
-		{Name: "a`b", Type: typeTiny, Offset: 0, Length: 1, NullOffset: -1},
-		{Name: "two words", Type: typeTiny, Offset: 1, Length: 1, NullOffset: -1},
-		{Name: "Größe", Type: typeTiny, Offset: 2, Length: 1, NullOffset: -1},
-		{Name: "1st", Type: typeTiny, Offset: 3, Length: 1, NullOffset: -1},
-		{Name: "pow", Type: typeTiny, Offset: 4, Length: 1, NullOffset: -1},
+		{Name: "a`b", Type: TypeTiny, Offset: 0, Length: 1, NullOffset: -1},
+		{Name: "two words", Type: TypeTiny, Offset: 1, Length: 1, NullOffset: -1},
+		{Name: "Größe", Type: TypeTiny, Offset: 2, Length: 1, NullOffset: -1},
+		{Name: "1st", Type: TypeTiny, Offset: 3, Length: 1, NullOffset: -1},
+		{Name: "pow", Type: TypeTiny, Offset: 4, Length: 1, NullOffset: -1},
 	}
 	for in, want := range map[string]string{
 		"`a``b`":           "`a`b`",

@@ -40,28 +40,8 @@ func Load(file string) ([]Column, error) {
 	return cols, nil
 }
 
-// MariaDB's enum_field_types (include/mysql_com.h).
-const (
-	typeTiny     = 1
-	typeShort    = 2
-	typeLong     = 3
-	typeFloat    = 4
-	typeDouble   = 5
-	typeLongLong = 8
-	typeInt24    = 9
-	typeYear     = 13
-	typeVarchar  = 15
-	typeTinyBlob = 249
-	typeBlob     = 252
-	typeLongBlob = 251
-	typeMedBlob  = 250
-	typeVarStr   = 253
-	typeString   = 254
-	typeGeometry = 255
-	typeBlobC    = 140
-	typeVarC     = 141
-	ptrSize      = 8 // portable_sizeof_char_ptr: a BLOB field's pointer
-)
+// ptrSize is portable_sizeof_char_ptr: a BLOB field's pointer.
+const ptrSize = 8
 
 // Layout is a table's payload layout, prepared once.
 type Layout struct {
@@ -78,7 +58,7 @@ func New(cols []Column) *Layout {
 			Length: int(c.Length), Decimals: int(c.Decimals), NullOffset: int(c.NullOffset), NullMask: c.NullMask}
 	}
 	for i, c := range cols {
-		if c.Offset < 0 || c.Type == typeFloat || c.Type == typeDouble {
+		if c.Offset < 0 || c.Type == cond.TypeFloat || c.Type == cond.TypeDouble {
 			continue
 		}
 		if x, err := cond.Compile("`"+c.Name+"`", cc); err == nil {
@@ -92,17 +72,17 @@ func New(cols []Column) *Layout {
 // variable field, 0 when the type is not one the layout knows.
 func lengthBytes(c Column) int {
 	switch c.Type {
-	case typeVarchar, typeVarStr, typeVarC:
+	case cond.TypeVarchar, cond.TypeVarString, cond.TypeVarcharCompressed:
 		if c.Length <= 256 {
 			return 1
 		}
 		return 2
-	case typeString:
+	case cond.TypeString:
 		if c.Length > 255 {
 			return 2
 		}
 		return 1
-	case typeTinyBlob, typeBlob, typeMedBlob, typeLongBlob, typeGeometry, typeBlobC:
+	case cond.TypeTinyBlob, cond.TypeBlob, cond.TypeMediumBlob, cond.TypeLongBlob, cond.TypeGeometry, cond.TypeBlobCompressed:
 		if n := int(c.Length) - ptrSize; n >= 1 && n <= 4 {
 			return n
 		}
@@ -174,9 +154,9 @@ func (l *Layout) decode(p []byte, nullBytes int) ([]any, error) {
 		}
 		img := p[c.Offset:end]
 		switch {
-		case c.Type == typeFloat && c.Length == 4:
+		case c.Type == cond.TypeFloat && c.Length == 4:
 			out[i] = float64(math.Float32frombits(le(img)))
-		case c.Type == typeDouble && c.Length == 8:
+		case c.Type == cond.TypeDouble && c.Length == 8:
 			out[i] = math.Float64frombits(uint64(le(img[:4])) | uint64(le(img[4:]))<<32)
 		case l.exprs[i] != nil:
 			v, unsigned, _ := l.exprs[i].Eval(p)
