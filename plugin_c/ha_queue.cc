@@ -395,7 +395,7 @@ bool ha_queue::copying_from(const Queue_copy &c)
    ids the old table's scan logged. */
 void ha_queue::pair_copied(Queue_copy &c, uint64_t first_id, size_t n)
 {
-  if (c.broken || c.pending.size() - c.next < n)
+  if (c.broken || c.pending.size() < n)
   {
     c.broken= true;
     return;
@@ -404,7 +404,7 @@ void ha_queue::pair_copied(Queue_copy &c, uint64_t first_id, size_t n)
   {
     for (size_t i= 0; i < n; i++)
     {
-      uint64_t o= c.pending[c.next + i], w= first_id + i;
+      uint64_t o= c.pending[i], w= first_id + i;
       size_t k= c.runs.size();
       if (k && c.runs[k - 3] + c.runs[k - 1] == o && c.runs[k - 2] + c.runs[k - 1] == w)
         c.runs[k - 1]++;
@@ -421,9 +421,7 @@ void ha_queue::pair_copied(Queue_copy &c, uint64_t first_id, size_t n)
     c.broken= true;
     return;
   }
-  c.next+= n;
-  c.pending.erase(c.pending.begin(), c.pending.begin() + c.next);
-  c.next= 0;
+  c.pending.erase(c.pending.begin(), c.pending.begin() + n);
 }
 
 /* ALTER TABLE and friends copy the table's rows into a new table that
@@ -468,7 +466,7 @@ int ha_queue::end_bulk_insert()
   {
     Queue_copy &c= conn->copy;
     if (!rc && !ha_thd()->is_error() && !c.broken &&
-        c.next == c.pending.size() && !c.runs.empty())
+        c.pending.empty() && !c.runs.empty())
     {
       qc_err e= {{0}};
       bool ok= true;

@@ -102,8 +102,7 @@ struct Queue_copy
   uint64_t src= 0;              /* the old table's handle, 0: no copy */
   unsigned long long query_id= 0; /* the ALTER statement src belongs to */
   bool broken= false;           /* pairing unknown: nothing is registered */
-  std::vector<uint64_t> pending; /* ids read from src, pending[next..] unpaired */
-  size_t next= 0;
+  std::vector<uint64_t> pending; /* ids read from src, not yet paired */
   std::vector<uint64_t> runs;   /* {old first id, new first id, count}... */
   void reset(uint64_t from, unsigned long long query, bool unknown)
   {
@@ -111,7 +110,6 @@ struct Queue_copy
     query_id= query;
     broken= unknown;
     pending.clear();
-    next= 0;
     runs.clear();
   }
 };
