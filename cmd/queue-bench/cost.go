@@ -353,13 +353,15 @@ func (p *costProbe) sample(ctx context.Context) serverSample {
 
 // costWindow brackets a step's measured window: start and end sample the
 // counters and read the step's message count right after, so that both
-// readings are shifted alike by the time a sample takes.
+// readings are shifted alike by the time a sample takes. The first start's
+// reading is kept too, for a step whose measured window turns out too
+// short to divide by (end's whole).
 type costWindow struct {
-	probe  *costProbe
-	count  func() int64
-	before serverSample
-	n0     int64
-	ok     bool
+	probe         *costProbe
+	count         func() int64
+	first, before serverSample
+	n0first, n0   int64
+	ok            bool
 }
 
 func newCostWindow(sys System, count func() int64) *costWindow {
@@ -376,16 +378,24 @@ func (w *costWindow) start(ctx context.Context) {
 	}
 	w.before = w.probe.sample(ctx)
 	w.n0 = w.count()
+	if !w.ok {
+		w.first, w.n0first = w.before, w.n0
+	}
 	w.ok = true
 }
 
-// end returns the per-message costs since start, or nil if the system has
-// none or the window was not started.
-func (w *costWindow) end(ctx context.Context) *costs {
+// end returns the per-message costs since the last start (since the first
+// one if whole), or nil if the system has none or the window was not
+// started.
+func (w *costWindow) end(ctx context.Context, whole bool) *costs {
 	if w == nil || !w.ok {
 		return nil
 	}
+	before, n0 := w.before, w.n0
+	if whole {
+		before, n0 = w.first, w.n0first
+	}
 	after := w.probe.sample(ctx)
-	c := perMessage(w.before, after, w.count()-w.n0, clockTicks())
+	c := perMessage(before, after, w.count()-n0, clockTicks())
 	return &c
 }

@@ -180,7 +180,7 @@ func (rp *report) writeMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "## Run\n\n")
 	fmt.Fprintf(w, "- each throughput step: %v warm-up, then %v measured; %d repetition(s), median shown; systems interleaved within each cell\n",
 		rp.Timing.Warmup, rp.Timing.Duration, rp.Repeat)
-	fmt.Fprintf(w, "- consume-only steps pre-fill %s; a step that empties the queue early is measured up to its last delivery (marked *)\n",
+	fmt.Fprintf(w, "- consume-only steps pre-fill %s; a step that empties the queue early is measured up to its last delivery (marked *), over its whole run if its window after the warm-up delivered less than a tenth of them\n",
 		prefillText(rp.Prefill))
 	fmt.Fprintf(w, "- latency: %d messages sent one at a time to %d idle consumers, %v apart (plus a random 0–%v for polling systems, which sleep 0.5–1.5× %v after an empty poll)\n",
 		rp.Latency.Samples, rp.Latency.Consumers, rp.Latency.Gap, rp.Latency.Jitter, rp.Poll)

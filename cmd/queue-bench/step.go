@@ -25,6 +25,11 @@ const (
 	scTxConsume = "txconsume"
 )
 
+// minWindowShare: a consume step that drains its pre-filled queue is
+// measured over its whole run when its measured window delivered fewer
+// than 1/minWindowShare of the pre-filled messages.
+const minWindowShare = 10
+
 // A verifier checks, after a step's delivery check, what else the system
 // promises (an order for every message; one update per delivery).
 type verifier interface {
@@ -307,7 +312,12 @@ func (r *runner) throughput(ctx context.Context, sys System, scenario string, co
 		r.progress.rate(headline.n.Load(), now.Sub(t0))
 	}
 	tick.Stop()
-	res.Cost = cw.end(ctx)
+	// A step that drained during its warm-up, or so soon after it that
+	// its window holds only the last few messages (their rate says how
+	// the queue's tail was taken, not the step's throughput), is measured
+	// over the whole run, warm-up included.
+	whole := drained() && (!warmed || deq.n.Load()-deqWarm < prefilled/minWindowShare)
+	res.Cost = cw.end(ctx, whole)
 	end := time.Now()
 	enqEnd, deqEnd := enq.n.Load(), deq.n.Load()
 	stop.Store(true)
@@ -321,8 +331,7 @@ func (r *runner) throughput(ctx context.Context, sys System, scenario string, co
 		end = t0.Add(time.Duration(deq.last.Load()))
 		deqEnd = deq.n.Load()
 	}
-	if !warmed || !end.After(warmEnd) {
-		// Drained during the warm-up: use the whole run.
+	if whole || !end.After(warmEnd) {
 		enqWarm, deqWarm, warmEnd = 0, 0, t0
 	}
 	secs := end.Sub(warmEnd).Seconds()
@@ -456,7 +465,7 @@ func (r *runner) latencyStep(ctx context.Context, sys System, size int) (res Res
 		}
 		time.Sleep(gap)
 	}
-	res.Cost = cw.end(ctx)
+	res.Cost = cw.end(ctx, false)
 	stop.Store(true)
 	wg.Wait()
 	close(arrived)
