@@ -8,6 +8,9 @@
 #include "sql_table.h"          // build_table_filename
 #include "queue_conn.h"
 #include "queue_txn.h"
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 Queue_conn *queue_conn_get(THD *thd, bool create)
 {
@@ -105,48 +108,49 @@ extern "C" void queue_notify(uint64_t token)
   mysql_mutex_unlock(&conn->mutex);
 }
 
-/* The qc_done_fn: runs on the table's committer (a Go thread, no THD). */
+static long futex(int *word, int op, int val)
+{
+  return syscall(SYS_futex, word, op, val, nullptr, nullptr, 0);
+}
+
+/* The qc_done_fn: runs on the table's committer (a Go thread, no THD).
+   Nothing of d is touched after the exchange but the futex word's address
+   (see Queue_done in queue_conn.h). */
 extern "C" void queue_done_signal(void *arg)
 {
   Queue_done *d= static_cast<Queue_done*>(arg);
-  pthread_mutex_lock(&d->mutex);
-  d->done= true;
-  pthread_cond_signal(&d->cond);
-  pthread_mutex_unlock(&d->mutex);
+  int *word= &d->state;
+  if (__atomic_exchange_n(word, QUEUE_DONE_DONE, __ATOMIC_RELEASE) ==
+      QUEUE_DONE_SLEEPING)
+    futex(word, FUTEX_WAKE_PRIVATE, 1);
 }
 
-Queue_done::Queue_done(int kind) : done(false)
+Queue_done::Queue_done(int kind) : state(QUEUE_DONE_PENDING)
 {
   memset(&req, 0, sizeof(req));
   req.kind= kind;
   req.done= queue_done_signal;
   req.arg= this;
-  pthread_mutex_init(&mutex, nullptr);
-  pthread_cond_init(&cond, nullptr);
-}
-
-Queue_done::~Queue_done()
-{
-  pthread_cond_destroy(&cond);
-  pthread_mutex_destroy(&mutex);
 }
 
 int Queue_done::wait(THD *thd)
 {
-  pthread_mutex_lock(&mutex);
-  if (!done)
+  int s= __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+  if (s != QUEUE_DONE_DONE)
   {
     /* Lets a thread pool run other connections meanwhile. */
     if (thd)
       thd_wait_begin(thd, THD_WAIT_DISKIO);
-    while (!done)
-      pthread_cond_wait(&cond, &mutex);
-    pthread_mutex_unlock(&mutex);
+    /* PENDING -> SLEEPING, then sleep while it stays SLEEPING; a failed
+       exchange means the committer got there first (DONE). */
+    if (s == QUEUE_DONE_SLEEPING ||
+        __atomic_compare_exchange_n(&state, &s, QUEUE_DONE_SLEEPING, false,
+                                    __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
+      while (__atomic_load_n(&state, __ATOMIC_ACQUIRE) == QUEUE_DONE_SLEEPING)
+        futex(&state, FUTEX_WAIT_PRIVATE, QUEUE_DONE_SLEEPING);
     if (thd)
       thd_wait_end(thd);
   }
-  else
-    pthread_mutex_unlock(&mutex);
   return req.rc;
 }
 
