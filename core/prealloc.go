@@ -77,12 +77,24 @@ func (t *Table) fillWhenIdle() {
 	if t.opts.Prealloc != PreallocZeroFill {
 		return
 	}
+	// committing is set for the fill's duration, so that a request
+	// arriving meanwhile queues for the committer instead of leading: a
+	// leader would wait for wmu inside Go, on a server thread, through the
+	// fill's write and fdatasync.
 	t.cmu.Lock()
-	idle := len(t.pending) == 0 && !t.stopping
+	idle := len(t.pending) == 0 && !t.stopping && !t.committing
+	if idle {
+		t.committing = true
+	}
 	t.cmu.Unlock()
 	if !idle {
 		return
 	}
+	defer func() {
+		t.cmu.Lock()
+		t.committing = false
+		t.cmu.Unlock()
+	}()
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
 	if t.broken != nil {
