@@ -39,15 +39,17 @@ type Waiter struct {
 // nil. Otherwise w is pending: when a matching row commits or is released,
 // the oldest waiter whose filter matches (FIFO among waiters; each waiter's
 // own spec order respected) gets the row assigned (the session owns it) and
-// notify is called exactly once, from another goroutine, after core released
-// its locks (so notify may take the caller's mutex; it must not call core).
-// notify is also called when a table of the waiter is closed/dropped/truncated.
+// notify is called exactly once. notify is also called when a table of the
+// waiter is closed/dropped/truncated.
 //
-// notify runs on a goroutine of its own (never on the committer), at most
-// once, and never after Cancel has returned: a Cancel that comes first
-// suppresses it (Cancel then reports the assignment). The caller must not
-// hold the mutex that notify takes while calling Cancel (Cancel waits for a
-// notify in progress).
+// notify runs on the goroutine that handed the row over (the committer, or
+// a connection releasing rows), or that closed the table, after the index
+// and wait locks are released; so it must be quick, must not block and
+// must not call core (it may take the caller's own mutex). It is never
+// called after Cancel has returned: a Cancel that comes first suppresses it
+// (Cancel then reports the assignment). The caller must not hold the mutex
+// that notify takes while calling Cancel (Cancel waits for a notify in
+// progress).
 func (s *Session) Register(specs []Spec, notify func()) (idx int, w *Waiter, err error) {
 	defer recoverError(&err)
 	if notify == nil {
@@ -230,18 +232,14 @@ func (t *Table) wakeLocked() {
 	fireAll(fired)
 }
 
-// fireAll calls the notify callbacks on a goroutine of its own, so a slow
-// callback never holds up the committer (wake runs on it after commits) or
-// the releasing connection.
+// fireAll calls the notify callbacks, on the caller's goroutine (the
+// committer after a commit, or the connection that released rows) with no
+// core lock held. A notify only sets a flag and wakes a thread; a goroutine
+// of its own per wake cost a goroutine start and a thread hand-off each.
 func fireAll(fired []*Waiter) {
-	if len(fired) == 0 {
-		return
+	for _, w := range fired {
+		w.fire()
 	}
-	go func() {
-		for _, w := range fired {
-			w.fire()
-		}
-	}()
 }
 
 // Ended reports whether the wait ended without a row because a table of

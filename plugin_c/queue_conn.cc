@@ -102,10 +102,14 @@ extern "C" void queue_notify(uint64_t token)
     queue_write_log();
     return;
   }
+  /* The broadcast follows the unlock, so that the woken thread does not
+     run into the mutex still held here and sleep again. conn outlives the
+     call: the library calls notify under the waiter's lock that
+     qc_wait_end takes before it returns (no notify after it). */
   mysql_mutex_lock(&conn->mutex);
   conn->notified= true;
-  mysql_cond_broadcast(&conn->cond);
   mysql_mutex_unlock(&conn->mutex);
+  mysql_cond_broadcast(&conn->cond);
 }
 
 static long futex(int *word, int op, int val)
