@@ -174,26 +174,18 @@ func (t *Table) RemoveAsync(ids []uint64, done func(Pending)) (p *Pending, err e
 	return &Pending{r}, nil
 }
 
-// leadAfterLone is how many batches of one request in a row let a request
-// lead (submit). With 4 consumers, leading whenever the table was idle
-// cost 76-80 µs of server CPU per message against 65-70 µs this way; one
-// consumer still leads every time.
-const leadAfterLone = 8
-
 // submit queues r for the committer; r.done is called once it is
 // acknowledged. It fails (and done is never called) only when the table
 // is closing.
 //
 // With CommitLead, a request that finds no other request in flight (none
-// queued, none being committed) on a table whose last leadAfterLone
-// batches each held one request is committed at once on the calling
-// goroutine (it leads): one connection at a time then pays no hand-off to
-// the committer goroutine and back. The requests that arrive meanwhile
-// queue up and are taken by the committer goroutine as one batch after the
-// leader's sync. While others are in flight, or batches of several show
-// that several connections are at work, requests go to the committer: a
-// leader would commit alone and split the batches, and would hold its
-// server thread and one of the scheduler's Ps through its sync.
+// queued, none being committed) is committed at once on the calling
+// goroutine (it leads): a lone request then costs no hand-off to the
+// committer goroutine and back. The requests that arrive meanwhile queue
+// up and are taken by the committer goroutine as one batch after the
+// leader's sync. While others are in flight (several connections at work)
+// requests go to the committer: a leader would commit alone and halve the
+// batching, and would hold one of the scheduler's Ps through its sync.
 func (t *Table) submit(r *request) error {
 	t.cmu.Lock()
 	if t.stopping {
@@ -202,7 +194,7 @@ func (t *Table) submit(r *request) error {
 	}
 	inflight := t.inflight
 	t.inflight++
-	if t.opts.Committer == CommitLead && !t.committing && inflight == 0 && t.lone >= leadAfterLone {
+	if t.opts.Committer == CommitLead && !t.committing && inflight == 0 {
 		t.committing = true
 		t.cmu.Unlock()
 		t.commitAndComplete([]*request{r}, true)
@@ -276,11 +268,6 @@ func (t *Table) commitAndComplete(batch []*request, lead bool) {
 	wake := t.commitBatch(batch)
 	t.cmu.Lock()
 	t.inflight -= len(batch)
-	if len(batch) == 1 {
-		t.lone++
-	} else {
-		t.lone = 0
-	}
 	t.cmu.Unlock()
 	for _, r := range batch {
 		r.complete()

@@ -160,7 +160,7 @@ type Table struct {
 	updated time.Time // guarded by mu
 
 	// Committer state (commit.go).
-	cmu        sync.Mutex // guards pending, stopping, committing, fillWanted, wakeWanted, inflight, lone
+	cmu        sync.Mutex // guards pending, stopping, committing, fillWanted, wakeWanted, inflight
 	ccond      *sync.Cond
 	pending    []*request
 	stopping   bool
@@ -168,7 +168,6 @@ type Table struct {
 	fillWanted bool       // a leader left space ahead of the writer low
 	wakeWanted bool       // a leader could not hand new rows to waiters
 	inflight   int        // requests submitted and not yet completed
-	lone       int        // batches of one request committed in a row (CommitLead leads after leadAfterLone)
 	wmu        sync.Mutex // held while a batch is written; excludes truncate/rename/close
 	broken     error      // guarded by wmu: sticky I/O error
 	wbuf       []byte     // guarded by wmu

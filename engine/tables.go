@@ -93,8 +93,7 @@ func claimKeys(keys ...string) (release func()) {
 }
 
 // committerMode is who runs group commits (core.CommitterMode): by
-// default a lone request on a table used by one connection at a time
-// commits on its own server thread (core.CommitLead); the environment
+// default a lone request commits on its own server thread; the environment
 // variable QUEUE_COMMITTER=goroutine hands every commit to the table's
 // committer goroutine instead (for measuring one against the other).
 var committerMode = func() core.CommitterMode {
