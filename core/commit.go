@@ -19,7 +19,7 @@ import (
 // AppendAsync and RemoveAsync queue the same request without blocking: the
 // committer calls the request's done function instead of waking a blocked
 // goroutine. The C ABI uses them so that a server thread waits for the
-// fdatasync on its own condition variable, outside Go: a goroutine running
+// fdatasync on a futex word of its own, outside Go: a goroutine running
 // a cgo callback is locked to its thread, and blocking it inside Go costs
 // several scheduler hand-offs per message.
 

@@ -17,17 +17,17 @@ func ranOnCommitter() bool {
 	return strings.Contains(string(buf[:runtime.Stack(buf, false)]), ".commitLoop(")
 }
 
-// gatedFS holds the writes (or syncs) that hold selects until gate is
-// closed, and reports each held one on held.
+// gatedFS holds the writes that hold selects until gate is closed, and
+// reports each held one on held.
 type gatedFS struct {
 	FS
-	hold func(p []byte, off int64, sync bool) bool
+	hold func(p []byte, off int64) bool
 	held chan struct{}
 	gate chan struct{}
 	n    atomic.Int64 // held so far
 }
 
-func newGatedFS(fs FS, hold func(p []byte, off int64, sync bool) bool) *gatedFS {
+func newGatedFS(fs FS, hold func(p []byte, off int64) bool) *gatedFS {
 	return &gatedFS{FS: fs, hold: hold, held: make(chan struct{}, 1), gate: make(chan struct{})}
 }
 
@@ -52,8 +52,8 @@ func (g *gatedFS) OpenRW(name string) (File, error) {
 	return gatedFile{f, g}, nil
 }
 
-func (g *gatedFS) wait(p []byte, off int64, sync bool) {
-	if !g.hold(p, off, sync) {
+func (g *gatedFS) wait(p []byte, off int64) {
+	if !g.hold(p, off) {
 		return
 	}
 	g.n.Add(1)
@@ -74,13 +74,8 @@ func (g *gatedFS) open() {
 }
 
 func (f gatedFile) WriteAt(p []byte, off int64) (int, error) {
-	f.fs.wait(p, off, false)
+	f.fs.wait(p, off)
 	return f.File.WriteAt(p, off)
-}
-
-func (f gatedFile) Sync() error {
-	f.fs.wait(nil, 0, true)
-	return f.File.Sync()
 }
 
 // A request that finds the table idle commits on its caller's goroutine
@@ -91,7 +86,7 @@ func TestLeadRequestDoesNotWaitForTheZeroFill(t *testing.T) {
 	m := newMemFS(1)
 	m.MkdirAll("/db")
 	// Hold the committer's zero-fills beyond the first chunk.
-	g := newGatedFS(m, func(p []byte, off int64, sync bool) bool {
+	g := newGatedFS(m, func(p []byte, off int64) bool {
 		return len(p) >= preallocChunk/2 && off >= preallocChunk && ranOnCommitter()
 	})
 	opts := Options{FS: g, SegmentSize: 8 << 20, NoBackground: true, Committer: CommitLead}

@@ -24,23 +24,27 @@ type tableLock struct{ sync.RWMutex }
 const lockYields = 4
 
 func (l *tableLock) Lock() {
-	for i := 0; i < lockYields; i++ {
-		if l.TryLock() {
-			return
-		}
-		yield()
+	if !tryYielding(l.TryLock) {
+		l.RWMutex.Lock()
 	}
-	l.RWMutex.Lock()
 }
 
 func (l *tableLock) RLock() {
+	if !tryYielding(l.TryRLock) {
+		l.RWMutex.RLock()
+	}
+}
+
+// tryYielding calls try up to lockYields times, yielding between the
+// calls, and reports whether one succeeded.
+func tryYielding(try func() bool) bool {
 	for i := 0; i < lockYields; i++ {
-		if l.TryRLock() {
-			return
+		if try() {
+			return true
 		}
 		yield()
 	}
-	l.RWMutex.RLock()
+	return false
 }
 
 // yield gives the CPU to another runnable thread (sched_yield), leaving
